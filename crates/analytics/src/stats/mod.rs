@@ -1,0 +1,176 @@
+//! Survival statistics, propensity scores and rates.
+//!
+//! Submodules own one method each: [`km`] (Kaplan–Meier), [`logrank`]
+//! (log-rank family tests), [`cox`] (Cox proportional hazards), [`logistic`]
+//! (IRLS logistic regression), [`psm`] (propensity matching, weights and
+//! balance) and [`rates`] (proportions with Wilson intervals). [`dist`] and
+//! [`linalg`] are the numeric foundations. Inputs are plain slices so callers
+//! can feed them from a [`crate::Table`] or from any other source.
+
+pub mod cox;
+pub mod dist;
+pub mod km;
+pub mod linalg;
+pub mod logistic;
+pub mod logrank;
+pub mod psm;
+pub mod rates;
+
+use std::collections::HashMap;
+
+use crate::{Error, Result};
+
+/// A grouping of observations: a code per row and a display name per code.
+///
+/// Codes are assigned in the natural order of the labels (numeric order when
+/// every label is a number, otherwise lexicographic), so results are listed in
+/// a stable, human-expected order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Groups {
+    codes: Vec<u32>,
+    names: Vec<String>,
+}
+
+impl Groups {
+    /// Groups rows by their text labels.
+    pub fn from_labels<S: AsRef<str>>(labels: &[S]) -> Self {
+        let mut map: HashMap<&str, u32> = HashMap::new();
+        let mut first: Vec<&str> = Vec::new();
+        let mut raw = Vec::with_capacity(labels.len());
+        for l in labels {
+            let l = l.as_ref();
+            let next = first.len() as u32;
+            let c = *map.entry(l).or_insert_with(|| {
+                first.push(l);
+                next
+            });
+            raw.push(c);
+        }
+        let numeric: Option<Vec<f64>> = first.iter().map(|s| s.trim().parse::<f64>().ok()).collect();
+        let mut order: Vec<usize> = (0..first.len()).collect();
+        match numeric {
+            Some(v) => order.sort_by(|&a, &b| v[a].total_cmp(&v[b]).then_with(|| first[a].cmp(first[b]))),
+            None => order.sort_by(|&a, &b| first[a].cmp(first[b])),
+        }
+        let mut remap = vec![0u32; first.len()];
+        for (new, &old) in order.iter().enumerate() {
+            remap[old] = new as u32;
+        }
+        Groups {
+            codes: raw.into_iter().map(|c| remap[c as usize]).collect(),
+            names: order.iter().map(|&o| first[o].to_string()).collect(),
+        }
+    }
+
+    /// Groups rows by numeric keys (for example a 0/1 treatment column).
+    pub fn from_numbers(values: &[f64]) -> Self {
+        let labels: Vec<String> = values.iter().map(|&v| crate::table::format_number(v)).collect();
+        Self::from_labels(&labels)
+    }
+
+    /// Builds groups from precomputed codes; every code must index `names`.
+    pub fn from_codes(codes: Vec<u32>, names: Vec<String>) -> Result<Self> {
+        if let Some(i) = codes.iter().position(|&c| c as usize >= names.len()) {
+            return Err(Error::InvalidValue {
+                what: "group codes".into(),
+                row: i + 1,
+                message: format!("code {} has no name ({} names)", codes[i], names.len()),
+            });
+        }
+        Ok(Groups { codes, names })
+    }
+
+    /// All rows in one group called `name`.
+    pub fn single(n: usize, name: &str) -> Self {
+        Groups { codes: vec![0; n], names: vec![name.to_string()] }
+    }
+
+    /// The code of each row.
+    pub fn codes(&self) -> &[u32] {
+        &self.codes
+    }
+
+    /// The name of each code.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+}
+
+/// Checks survival inputs: equal lengths, finite non-negative times, positive finite weights.
+pub(crate) fn check_survival_input(time: &[f64], event: &[bool], weights: Option<&[f64]>) -> Result<()> {
+    if event.len() != time.len() {
+        return Err(Error::LengthMismatch { what: "event".into(), found: event.len(), expected: time.len() });
+    }
+    if time.is_empty() {
+        return Err(Error::Empty { context: String::new() });
+    }
+    if let Some(i) = time.iter().position(|t| !t.is_finite() || *t < 0.0) {
+        return Err(Error::InvalidValue {
+            what: "time".into(),
+            row: i + 1,
+            message: format!("times must be finite and non-negative, found {}", time[i]),
+        });
+    }
+    if let Some(w) = weights {
+        if w.len() != time.len() {
+            return Err(Error::LengthMismatch { what: "weights".into(), found: w.len(), expected: time.len() });
+        }
+        if let Some(i) = w.iter().position(|w| !w.is_finite() || *w <= 0.0) {
+            return Err(Error::InvalidValue {
+                what: "weights".into(),
+                row: i + 1,
+                message: format!("weights must be positive and finite, found {}", w[i]),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Maps a non-negative finite `f64` to a `u64` with the same order.
+#[inline]
+pub(crate) fn time_key(t: f64) -> u64 {
+    // For non-negative floats the IEEE bit pattern is monotone; +0.0 and -0.0 are unified.
+    if t == 0.0 { 0 } else { t.to_bits() }
+}
+
+/// Row indices sorted by (group code, time, row index): deterministic and parallel.
+pub(crate) fn sort_by_group_time(time: &[f64], groups: Option<&[u32]>) -> Vec<u32> {
+    use rayon::prelude::*;
+    let mut keys: Vec<(u32, u64, u32)> = (0..time.len())
+        .map(|i| (groups.map_or(0, |g| g[i]), time_key(time[i]), i as u32))
+        .collect();
+    keys.par_sort_unstable();
+    keys.into_iter().map(|k| k.2).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_order_numeric_and_text_labels_naturally() {
+        let g = Groups::from_labels(&["10", "2", "10", "1"]);
+        assert_eq!(g.names(), ["1", "2", "10"]);
+        assert_eq!(g.codes(), [2, 1, 2, 0]);
+        let g = Groups::from_labels(&["b", "a", "b"]);
+        assert_eq!(g.names(), ["a", "b"]);
+        assert_eq!(g.codes(), [1, 0, 1]);
+        assert!(Groups::from_codes(vec![0, 3], vec!["x".into()]).is_err());
+    }
+
+    #[test]
+    fn sorts_by_group_then_time_then_row() {
+        let order = sort_by_group_time(&[3.0, 1.0, 1.0, 0.0], Some(&[1, 1, 0, 1]));
+        assert_eq!(order, [2, 3, 1, 0]);
+    }
+}
