@@ -1,0 +1,108 @@
+//! Unit tests for the engine through its public API, one `check` helper.
+
+use serde_json::{Value, json};
+
+use crate::{Env, Error, Expr, evaluate_to_json};
+
+fn patient() -> Value {
+    json!({
+        "resourceType": "Patient",
+        "id": "p1",
+        "active": true,
+        "name": [
+            {"use": "official", "family": "Yamada", "given": ["Taro", "Ichiro"]},
+            {"use": "nickname", "given": ["Tarochan"]}
+        ],
+        "birthDate": "1980-04-01",
+        "_birthDate": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime", "valueDateTime": "1980-04-01T10:00:00+09:00"}]},
+        "gender": "male",
+        "deceasedBoolean": false
+    })
+}
+
+fn check(expr: &str, resource: &Value, expected: Value) {
+    let got = evaluate_to_json(expr, resource, &Env::new()).unwrap_or_else(|e| panic!("{expr}: {e}"));
+    assert_eq!(Value::Array(got), expected, "{expr}");
+}
+
+#[test]
+fn paths_and_filters() {
+    let p = patient();
+    check("Patient.name.given", &p, json!(["Taro", "Ichiro", "Tarochan"]));
+    check("name.where(use = 'official').family", &p, json!(["Yamada"]));
+    check("Patient.name[1].given.first()", &p, json!(["Tarochan"]));
+    check("Observation.status", &p, json!([]));
+    check("Patient.deceased", &p, json!([false]));
+    check("Patient.deceased.ofType(boolean)", &p, json!([false]));
+    check("Patient.deceasedBoolean", &p, json!([false]));
+    check("birthDate.extension('http://hl7.org/fhir/StructureDefinition/patient-birthTime').value", &p, json!(["1980-04-01T10:00:00+09:00"]));
+    check("birthDate.hasValue()", &p, json!([true]));
+    check("name.given.count() = 3 and active", &p, json!([true]));
+}
+
+#[test]
+fn operators_and_rendering() {
+    let p = patient();
+    check("1 + 2 * 3", &p, json!([7]));
+    check("7 / 2", &p, json!([3.5]));
+    check("7 div 2 + 7 mod 2", &p, json!([4]));
+    check("'a' & {} & 'b'", &p, json!(["ab"]));
+    check("{} = 1", &p, json!([]));
+    check("(true or {}) and ({} or true)", &p, json!([true]));
+    check("birthDate + 1 year", &p, json!(["1981-04-01"]));
+    check("@2012-01-31 + 1 month", &p, json!(["2012-02-29"]));
+    check("birthDate < @1990", &p, json!([true]));
+    check("@2012 = @2012-01", &p, json!([]));
+    check("@2012 ~ @2012-01", &p, json!([false]));
+    check("1 'kg' = 1000 'g'", &p, json!([true]));
+    check("100 'mg/dL' > 0.5 'g/L'", &p, json!([true]));
+    check("5.5 'mg'", &p, json!([{"value": 5.5, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}]));
+    check("1.0 = 1", &p, json!([true]));
+    check("'Abc  d' ~ 'abc d'", &p, json!([true]));
+}
+
+#[test]
+fn errors() {
+    let p = patient();
+    let env = Env::new();
+    match Expr::compile("name.where(use = 'official'") {
+        Err(Error::Syntax { offset, .. }) => assert_eq!(offset, 27),
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+    match Expr::compile("1 +\n  * 2") {
+        Err(Error::Syntax { line, column, .. }) => assert_eq!((line, column), (2, 3)),
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+    assert!(matches!(Expr::compile("name.foo()"), Err(Error::Semantic { .. })));
+    assert!(matches!(Expr::compile("name.first(1)"), Err(Error::Semantic { .. })));
+    let e = Expr::compile("'a' + 1").expect("compiles");
+    assert!(matches!(e.evaluate(&p, &env), Err(Error::Type { .. })));
+    let e = Expr::compile("name.single()").expect("compiles");
+    assert!(matches!(e.evaluate(&p, &env), Err(Error::Execution { .. })));
+    let e = Expr::compile("%nope").expect("compiles");
+    assert!(matches!(e.evaluate(&p, &env), Err(Error::UndefinedVariable { .. })));
+}
+
+#[test]
+fn variables_and_resolve() {
+    let bundle = json!({
+        "resourceType": "Bundle",
+        "entry": [
+            {"fullUrl": "http://x/Patient/1", "resource": {"resourceType": "Patient", "id": "1", "gender": "female"}},
+            {"fullUrl": "http://x/Observation/o", "resource": {"resourceType": "Observation", "id": "o", "status": "final",
+              "subject": {"reference": "Patient/1"}, "valueQuantity": {"value": 120, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}}
+        ]
+    });
+    check("entry.resource.ofType(Observation).subject.resolve().gender", &bundle, json!(["female"]));
+    check("entry.resource.ofType(Observation).value > 15 'kPa'", &bundle, json!([true]));
+    let env = Env::new().with("limit", json!(100));
+    let out = evaluate_to_json("entry.resource.ofType(Observation).value.value > %limit", &bundle, &env).expect("evaluates");
+    assert_eq!(out, vec![json!(true)]);
+}
+
+#[test]
+fn expr_is_send_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Expr>();
+    assert_send_sync::<Env>();
+}
