@@ -183,25 +183,9 @@ fn fit_one(
     opts: &KmOptions,
 ) -> KmGroup {
     let w = |i: usize| weights.map_or(1.0, |w| w[i]);
-    let total: f64 = idx.iter().map(|&i| w(i as usize)).sum();
     let n_events = idx.iter().filter(|&&i| event[i as usize]).count();
-    let mut table = Vec::new();
-    let mut at_risk = total;
-    let mut s = 1.0;
-    let mut gw = 0.0;
-    let first_time = idx.first().map_or(0.0, |&i| time[i as usize]);
-    if first_time > 0.0 || idx.is_empty() {
-        table.push(KmRow {
-            time: 0.0,
-            at_risk,
-            events: 0.0,
-            censored: 0.0,
-            survival: 1.0,
-            greenwood: 0.0,
-            ci_lower: 1.0,
-            ci_upper: 1.0,
-        });
-    }
+    // Distinct times with their event and censoring weights.
+    let mut runs: Vec<(f64, f64, f64)> = Vec::new();
     let mut k = 0;
     while k < idx.len() {
         let t = time[idx[k] as usize];
@@ -211,6 +195,32 @@ fn fit_one(
             if event[i] { d += w(i) } else { c += w(i) }
             k += 1;
         }
+        runs.push((t, d, c));
+    }
+    // Numbers at risk as suffix sums, so the last subject's risk set equals its own
+    // weight exactly (subtracting from the total would leave a rounding residue).
+    let mut risk = vec![0.0; runs.len() + 1];
+    for j in (0..runs.len()).rev() {
+        risk[j] = risk[j + 1] + runs[j].1 + runs[j].2;
+    }
+    let total = risk[0];
+    let mut table = Vec::with_capacity(runs.len() + 1);
+    let mut s = 1.0;
+    let mut gw = 0.0;
+    if runs.first().is_none_or(|r| r.0 > 0.0) {
+        table.push(KmRow {
+            time: 0.0,
+            at_risk: total,
+            events: 0.0,
+            censored: 0.0,
+            survival: 1.0,
+            greenwood: 0.0,
+            ci_lower: 1.0,
+            ci_upper: 1.0,
+        });
+    }
+    for (j, &(t, d, c)) in runs.iter().enumerate() {
+        let at_risk = risk[j];
         if d > 0.0 {
             s *= 1.0 - d / at_risk;
             let denom = at_risk * (at_risk - d);
@@ -221,7 +231,6 @@ fn fit_one(
         }
         let (lo, hi) = interval(s, gw, z, opts.ci);
         table.push(KmRow { time: t, at_risk, events: d, censored: c, survival: s, greenwood: gw, ci_lower: lo, ci_upper: hi });
-        at_risk -= d + c;
     }
     let first_at_or_below = |f: &dyn Fn(&KmRow) -> f64| table.iter().find(|r| f(r) <= 0.5).map(|r| r.time);
     let median = first_at_or_below(&|r| r.survival);
