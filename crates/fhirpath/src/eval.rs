@@ -71,9 +71,7 @@ impl<'a> Ctx<'a> {
                 match base {
                     Some(b) => {
                         let input = self.eval(b, focus, frame)?;
-                        for item in &input {
-                            self.navigate(item, name, ext_key, &mut out)?;
-                        }
+                        self.navigate_all(&input, name, ext_key, &mut out)?;
                     }
                     None => {
                         // A leading type name filters the context (`Patient.name`).
@@ -89,9 +87,7 @@ impl<'a> Ctx<'a> {
                                 return Ok(out);
                             }
                         }
-                        for item in focus {
-                            self.navigate(item, name, ext_key, &mut out)?;
-                        }
+                        self.navigate_all(focus, name, ext_key, &mut out)?;
                     }
                 }
                 out
@@ -127,7 +123,7 @@ impl<'a> Ctx<'a> {
                 let v = self.eval(b, focus, frame)?;
                 match singleton(&v, "is")? {
                     None => Vec::new(),
-                    Some(item) => vec![Item::Boolean(self.is_type(item, ts))],
+                    Some(item) => vec![Item::Boolean(self.is_type(item, ts, false))],
                 }
             }
             Node::As(b, ts) => {
@@ -135,7 +131,7 @@ impl<'a> Ctx<'a> {
                 if v.len() > 1 {
                     return Err(exec_err("'as' needs a single item"));
                 }
-                v.into_iter().filter(|i| self.is_type(i, ts)).collect()
+                v.into_iter().filter(|i| self.is_type(i, ts, true)).collect()
             }
             Node::Binary(op, l, r) => self.binary(*op, l, r, focus, frame)?,
         })
@@ -167,7 +163,14 @@ impl<'a> Ctx<'a> {
     }
 
     /// Navigates one item to its child `name`, appending the children to `out`.
-    pub(crate) fn navigate(&self, item: &Item<'a>, name: &str, ext_key: &str, out: &mut Collection<'a>) -> Result<()> {
+    /// Returns `Some(type)` when `name` is not an element of the item's (known) type.
+    pub(crate) fn navigate(
+        &self,
+        item: &Item<'a>,
+        name: &str,
+        ext_key: &str,
+        out: &mut Collection<'a>,
+    ) -> Result<Option<&'static str>> {
         let e = match item {
             Item::Element(e) => e,
             Item::TypeInfo(ns, n) => {
@@ -176,17 +179,17 @@ impl<'a> Ctx<'a> {
                     "name" => out.push(Item::String(Str::Borrowed(n))),
                     _ => {}
                 }
-                return Ok(());
+                return Ok(None);
             }
-            _ => return Ok(()),
+            _ => return Ok(None),
         };
-        let Some(Value::Object(o)) = e.value else { return Ok(()) };
+        let Some(Value::Object(o)) = e.value else { return Ok(None) };
         if !e.ty.is_empty() {
             match self.model.child(e.ty, name) {
                 Some(Child::Plain { ty, .. }) => {
                     let ext = if self.model.is_primitive(ty) { o.get(ext_key) } else { None };
                     self.push_values(o.get(name), ext, ty, out);
-                    return Ok(());
+                    return Ok(None);
                 }
                 Some(Child::Choice { options }) => {
                     for (key, ukey, ty) in options {
@@ -197,30 +200,49 @@ impl<'a> Ctx<'a> {
                             break;
                         }
                     }
-                    return Ok(());
+                    return Ok(None);
                 }
                 None => {
                     if let Some((_, ty)) = self.model.by_key(e.ty, name) {
                         let ext = if self.model.is_primitive(ty) { o.get(ext_key) } else { None };
                         self.push_values(o.get(name), ext, ty, out);
-                        return Ok(());
+                        return Ok(None);
                     }
                     if self.model.is_known(e.ty) && !matches!(e.ty, "Resource" | "DomainResource") {
                         if o.contains_key(name) {
                             // Data outside the model (e.g. a newer FHIR version): still navigable.
                             self.push_values(o.get(name), o.get(ext_key), "", out);
-                            return Ok(());
+                            return Ok(None);
                         }
-                        return Err(Error::Semantic {
-                            offset: 0,
-                            message: format!("'{name}' is not an element of {}", e.ty),
-                        });
+                        return Ok(Some(e.ty));
                     }
                 }
             }
         }
         self.push_values(o.get(name), o.get(ext_key), "", out);
-        Ok(())
+        Ok(None)
+    }
+
+    /// Navigates every item; naming an element that none of the items' types
+    /// has, when they all share one known type, is an error (`name.given1`).
+    fn navigate_all(&self, input: &[Item<'a>], name: &str, ext_key: &str, out: &mut Collection<'a>) -> Result<()> {
+        let mut missing: Option<&'static str> = None;
+        let mut homogeneous = true;
+        for item in input {
+            match self.navigate(item, name, ext_key, out)? {
+                Some(t) => match missing {
+                    Some(m) if m != t => homogeneous = false,
+                    _ => missing = Some(t),
+                },
+                None => homogeneous = false,
+            }
+        }
+        match missing {
+            Some(ty) if homogeneous => {
+                Err(Error::Semantic { offset: 0, message: format!("'{name}' is not an element of {ty}") })
+            }
+            _ => Ok(()),
+        }
     }
 
     fn push_values(&self, v: Option<&'a Value>, ext: Option<&'a Value>, ty: &'static str, out: &mut Collection<'a>) {
@@ -259,7 +281,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// `item is type`.
-    pub(crate) fn is_type(&self, item: &Item<'a>, ts: &TypeSpec) -> bool {
+    ///
+    /// With `exact_primitives`, a primitive only matches its own type name
+    /// (`as`/`ofType`: a `code` is not returned by `ofType(string)`), otherwise
+    /// primitive specialisations match too (`is`: a `code` is a `string`), as
+    /// the R4 conformance suite expects.
+    pub(crate) fn is_type(&self, item: &Item<'a>, ts: &TypeSpec, exact_primitives: bool) -> bool {
         let ns = ts.namespace.as_deref();
         let name = ts.name.as_str();
         let system = |n: &str| -> bool {
@@ -291,7 +318,11 @@ impl<'a> Ctx<'a> {
                         _ => false,
                     };
                 }
-                self.model.is_subtype(e.ty, name)
+                if exact_primitives && self.model.is_primitive(e.ty) {
+                    e.ty == name
+                } else {
+                    self.model.is_subtype(e.ty, name)
+                }
             }
             _ => match ns {
                 Some("FHIR") => false,
@@ -602,7 +633,7 @@ pub(crate) fn items_equal(x: &Item<'_>, y: &Item<'_>) -> Option<bool> {
             if c1.is_some() != c2.is_some() {
                 let cal = c1.or(c2).unwrap_or("");
                 if matches!(cal, "year" | "month") {
-                    return Some(false);
+                    return None;
                 }
             }
             ucum::convert(*v2, unit_str(u2), unit_str(u1)).map(|v| v == *v1)
@@ -654,7 +685,7 @@ pub(crate) fn items_equiv(x: &Item<'_>, y: &Item<'_>) -> bool {
         (Prim::Str(s), Prim::Str(t)) => normalize_ws(s) == normalize_ws(t),
         (Prim::Temporal(k1, v1), Prim::Temporal(k2, v2)) => {
             (*k1 == Kind::Time) == (*k2 == Kind::Time)
-                && v1.precision == v2.precision
+                && norm_prec(v1.precision) == norm_prec(v2.precision)
                 && v1.compare(v2, *k1) == Some(Ordering::Equal)
         }
         (Prim::Quantity(v1, u1), Prim::Quantity(v2, u2)) => {
@@ -667,6 +698,10 @@ pub(crate) fn items_equiv(x: &Item<'_>, y: &Item<'_>) -> bool {
         }
         _ => items_equal(x, y).unwrap_or(false),
     }
+}
+
+fn norm_prec(p: crate::value::Precision) -> crate::value::Precision {
+    if p == crate::value::Precision::Millis { crate::value::Precision::Second } else { p }
 }
 
 fn ucum_definite(c: &str) -> &'static str {

@@ -18,7 +18,7 @@ use crate::value::{Collection, DateTimeVal, Element, Item, Kind, Precision, Prim
 use crate::{Error, Result, ucum};
 
 /// Reads a type argument (`Quantity`, `FHIR.string`, `System.Boolean`).
-fn type_arg(n: &Node) -> Result<TypeSpec> {
+pub(crate) fn type_arg(n: &Node) -> Result<TypeSpec> {
     match n {
         Node::Member { base: None, name, .. } => Ok(TypeSpec { namespace: None, name: name.to_string() }),
         Node::Member { base: Some(b), name, .. } => match &**b {
@@ -306,7 +306,10 @@ fn boundary<'a>(item: &Item<'a>, precision: Option<i64>, high: bool) -> Option<I
         let half = Decimal::new(5, scale + 1);
         let b = if high { d + half } else { d - half };
         let strategy = if high { RoundingStrategy::ToPositiveInfinity } else { RoundingStrategy::ToNegativeInfinity };
-        let mut r = b.round_dp_with_strategy(prec as u32, strategy);
+        // A boundary smaller in magnitude than one unit of the requested
+        // precision has no significant digit there: it is zero.
+        let unit = Decimal::new(1, prec as u32);
+        let mut r = if b.abs() < unit { Decimal::ZERO } else { b.round_dp_with_strategy(prec as u32, strategy) };
         r.rescale(prec as u32);
         Some(r)
     };
@@ -592,13 +595,13 @@ impl<'a> Ctx<'a> {
             }
             Func::OfType => {
                 let ts = type_arg(&args[0])?;
-                input.iter().filter(|i| self.is_type(i, &ts)).cloned().collect()
+                input.iter().filter(|i| self.is_type(i, &ts, true)).cloned().collect()
             }
             Func::Is => {
                 let ts = type_arg(&args[0])?;
                 match singleton(input, "is()")? {
                     None => Vec::new(),
-                    Some(i) => vec![Item::Boolean(self.is_type(i, &ts))],
+                    Some(i) => vec![Item::Boolean(self.is_type(i, &ts, false))],
                 }
             }
             Func::As => {
@@ -606,7 +609,7 @@ impl<'a> Ctx<'a> {
                 if input.len() > 1 {
                     return Err(exec_err("as() needs a single item"));
                 }
-                input.iter().filter(|i| self.is_type(i, &ts)).cloned().collect()
+                input.iter().filter(|i| self.is_type(i, &ts, true)).cloned().collect()
             }
             Func::Type => input
                 .iter()
@@ -754,14 +757,18 @@ impl<'a> Ctx<'a> {
                 let (Some(p), Some(r)) = (arg_str(&arg0()?, f)?, arg_str(&arg1()?, f)?) else { return Ok(Vec::new()) };
                 vec![string_item(s.replace(&p, &r))]
             }
-            Func::Matches | Func::ReplaceMatches => {
+            Func::Matches | Func::MatchesFull | Func::ReplaceMatches => {
                 let Some(s) = input_str(input, f)? else { return Ok(Vec::new()) };
                 let Some(p) = arg_str(&arg0()?, f)? else { return Ok(Vec::new()) };
+                if f == Func::ReplaceMatches && p.is_empty() {
+                    return Ok(vec![string_item(s)]);
+                }
+                let p = if f == Func::MatchesFull { format!("^(?:{p})$") } else { p };
                 let re = regex::RegexBuilder::new(&p)
                     .dot_matches_new_line(true)
                     .build()
                     .map_err(|e| exec_err(format!("invalid regular expression: {e}")))?;
-                if f == Func::Matches {
+                if f != Func::ReplaceMatches {
                     vec![Item::Boolean(re.is_match(s))]
                 } else {
                     let Some(r) = arg_str(&arg1()?, f)? else { return Ok(Vec::new()) };
@@ -917,10 +924,11 @@ impl<'a> Ctx<'a> {
                 let mut err = None;
                 keyed.sort_by(|(ka, _), (kb, _)| {
                     for ((a, desc), (b, _)) in ka.iter().zip(kb) {
+                        // Empty keys sort first whatever the direction.
                         let o = match (a.first(), b.first()) {
                             (None, None) => Ordering::Equal,
-                            (None, Some(_)) => Ordering::Less,
-                            (Some(_), None) => Ordering::Greater,
+                            (None, Some(_)) => return Ordering::Less,
+                            (Some(_), None) => return Ordering::Greater,
                             (Some(x), Some(y)) => match compare(x, y) {
                                 Ok(o) => o.unwrap_or(Ordering::Equal),
                                 Err(e) => {
@@ -1021,7 +1029,19 @@ impl<'a> Ctx<'a> {
                 });
                 bool_coll(Some(ok))
             }
-            Func::ConformsTo | Func::MemberOf | Func::Subsumes | Func::SubsumedBy => {
+            Func::ConformsTo => {
+                let Some(url) = arg_str(&arg0()?, f)? else { return Ok(Vec::new()) };
+                // Only the core base definitions are known without a profile registry.
+                let Some(ty) = url.strip_prefix("http://hl7.org/fhir/StructureDefinition/").and_then(|t| self.model.intern(t))
+                else {
+                    return Err(Error::Unsupported { function: format!("conformsTo('{url}')") });
+                };
+                input
+                    .iter()
+                    .map(|i| Item::Boolean(matches!(i, Item::Element(e) if self.model.is_subtype(e.ty, ty))))
+                    .collect()
+            }
+            Func::MemberOf | Func::Subsumes | Func::SubsumedBy => {
                 return Err(Error::Unsupported { function: f.name().to_string() });
             }
         })

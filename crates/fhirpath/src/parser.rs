@@ -175,6 +175,7 @@ impl Parser<'_> {
             match op {
                 None => {
                     let ts = self.type_spec()?;
+                    check_type(&ts, tok.pos)?;
                     lhs = match &tok.tok {
                         Tok::Ident(s, _) if s == "is" => Node::Is(Box::new(lhs), ts),
                         _ => Node::As(Box::new(lhs), ts),
@@ -346,11 +347,36 @@ impl Parser<'_> {
             }
             self.expect_op(")")?;
             let func = Func::resolve(&name, args.len()).map_err(|message| Error::Semantic { offset: t.pos, message })?;
+            if matches!(func, Func::OfType | Func::Is | Func::As) {
+                let ts = crate::funcs::type_arg(&args[0]).map_err(|e| Error::Semantic { offset: t.pos, message: e.to_string() })?;
+                check_type(&ts, t.pos)?;
+            }
             // Type arguments (`ofType(Quantity)`, `is(FHIR.string)`) are kept as names.
             return Ok(Node::Call { base, func, args, pos: t.pos });
         }
         let ext_key = format!("_{name}").into_boxed_str();
         Ok(Node::Member { base, name: name.into_boxed_str(), ext_key })
+    }
+}
+
+const SYSTEM_TYPES: [&str; 9] = ["Any", "Boolean", "Integer", "Decimal", "String", "Date", "DateTime", "Time", "Quantity"];
+
+/// Rejects type names that are neither System types nor FHIR R4 types.
+fn check_type(ts: &TypeSpec, pos: usize) -> Result<()> {
+    let system = SYSTEM_TYPES.contains(&ts.name.as_str());
+    let fhir = crate::model::model().intern(&ts.name).is_some();
+    let ok = match ts.namespace.as_deref() {
+        // `System.Patient` is a valid name that no value has.
+        Some("System") => true,
+        Some("FHIR") => fhir,
+        None => system || fhir,
+        Some(_) => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        let ns = ts.namespace.as_deref().map(|n| format!("{n}.")).unwrap_or_default();
+        Err(Error::Semantic { offset: pos, message: format!("unknown type '{ns}{}'", ts.name) })
     }
 }
 

@@ -353,7 +353,8 @@ impl DateTimeVal {
     /// Adds a calendar/UCUM time quantity (`value` in `unit`), truncating to
     /// the value's precision. `None` when the unit is not a time unit.
     pub fn add(&self, value: Decimal, unit: &str, kind: Kind) -> Option<DateTimeVal> {
-        let unit = calendar_unit(unit).or_else(|| ucum_time_unit(unit))?;
+        // UCUM `a` and `mo` are not calendar durations: only definite units apply.
+        let unit = calendar_unit(unit).or_else(|| ucum_time_unit(unit).filter(|u| !matches!(*u, "year" | "month")))?;
         let whole = value.trunc();
         let n = i64::try_from(whole).ok()?;
         let mut v = *self;
@@ -388,11 +389,8 @@ impl DateTimeVal {
                     "second" => 1000,
                     _ => 1,
                 };
-                let delta = if unit == "second" {
-                    i64::try_from((value * Decimal::from(1000)).trunc()).ok()?
-                } else {
-                    n * ms_per
-                };
+                // Quantities are truncated to whole units of their own precision.
+                let delta = n * ms_per;
                 if kind == Kind::Date {
                     return None;
                 }
