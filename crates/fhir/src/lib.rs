@@ -18,6 +18,7 @@
 pub mod definitions;
 pub mod id;
 pub mod issue;
+pub mod references;
 pub mod search_params;
 pub mod validate;
 

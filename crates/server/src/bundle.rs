@@ -120,26 +120,6 @@ fn parse_entry(index: usize, e: &Value, is_transaction: bool) -> Result<Entry, A
     })
 }
 
-/// Replaces every `reference` equal to a key of `map` (urn:uuid / urn:oid full URLs).
-fn rewrite_references(v: &mut Value, map: &HashMap<String, String>) {
-    match v {
-        Value::Object(o) => {
-            for (k, child) in o.iter_mut() {
-                if k == "reference"
-                    && let Value::String(s) = child
-                    && let Some(new) = map.get(s.as_str())
-                {
-                    *s = new.clone();
-                    continue;
-                }
-                rewrite_references(child, map);
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| rewrite_references(x, map)),
-        _ => {}
-    }
-}
-
 /// Collects conditional references (`Patient?identifier=...`).
 fn conditional_refs(v: &Value, out: &mut Vec<String>) {
     match v {
@@ -437,7 +417,7 @@ async fn transaction(state: &AppState, mut entries: Vec<Entry>, base: &str, pref
                 }
                 for e in entries.iter_mut() {
                     if let Some(r) = e.resource.as_mut() {
-                        rewrite_references(r, &map);
+                        fhir::references::rewrite(r, &map);
                         // Conditional references are resolved to exactly one resource.
                         let mut conds = Vec::new();
                         conditional_refs(r, &mut conds);
@@ -463,7 +443,7 @@ async fn transaction(state: &AppState, mut entries: Vec<Entry>, base: &str, pref
                             cmap.insert(c.clone(), format!("{t}/{}", found[0]));
                         }
                         if !cmap.is_empty() {
-                            rewrite_references(r, &cmap);
+                            fhir::references::rewrite(r, &cmap);
                         }
                     }
                 }

@@ -1,0 +1,293 @@
+//! `medtwin import`: NDJSON files (one resource per line), Bundle JSON files
+//! and folders of them, streamed into the store in large transactions.
+//!
+//! The main thread reads and parses chunks of lines (in parallel with rayon),
+//! a writer thread commits each chunk in one transaction while the next is
+//! parsed. A bad line is rejected with its file and line number and the rest
+//! is kept; a killed import loses only the chunk being written.
+
+use super::DataArgs;
+use anyhow::{Context, bail};
+use rayon::prelude::*;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use store::Store;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Resources per transaction.
+    #[arg(long, env = "MEDTWIN_IMPORT_BATCH", default_value_t = 10_000)]
+    batch: usize,
+    /// Also write every rejected record (file:line: reason) to this file.
+    #[arg(long)]
+    rejects: Option<PathBuf>,
+    /// NDJSON (.ndjson, .jsonl) or JSON (.json: a Bundle or one resource) files, or folders of them.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+/// One resource ready to store, and where it came from.
+struct Item {
+    rtype: String,
+    id: Option<String>,
+    resource: Value,
+    origin: (usize, u64),
+}
+
+#[derive(Default)]
+struct TypeStats {
+    created: u64,
+    updated: u64,
+    unchanged: u64,
+}
+
+struct WriterReport {
+    stats: BTreeMap<String, TypeStats>,
+    rejected: Vec<((usize, u64), String)>,
+}
+
+fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
+        if meta.is_dir() {
+            let mut found = Vec::new();
+            walk(p, &mut found)?;
+            found.sort();
+            if found.is_empty() {
+                bail!("{} contains no .ndjson, .jsonl or .json files", p.display());
+            }
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    for e in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let p = e?.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if matches!(p.extension().and_then(|x| x.to_str()), Some("ndjson" | "jsonl" | "json")) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Turns one parsed JSON value into an item, or says why not.
+fn to_item(v: Value, origin: (usize, u64)) -> Result<Item, String> {
+    let issues = fhir::validate::validate_resource(&v);
+    let errors: Vec<String> = issues.iter().filter(|i| i.is_error()).map(ToString::to_string).collect();
+    if !errors.is_empty() {
+        let more = if errors.len() > 3 { format!(" (and {} more)", errors.len() - 3) } else { String::new() };
+        return Err(format!("{}{more}", errors.into_iter().take(3).collect::<Vec<_>>().join("; ")));
+    }
+    let rtype = v["resourceType"].as_str().unwrap_or_default().to_string();
+    let id = v.get("id").and_then(Value::as_str).map(str::to_string);
+    Ok(Item { rtype, id, resource: v, origin })
+}
+
+fn parse_line(line: &str, origin: (usize, u64)) -> Result<Item, String> {
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("malformed JSON at column {}: {e}", e.column()))?;
+    to_item(v, origin)
+}
+
+/// The resources of a Bundle file (urn:uuid references rewritten), or the single resource.
+fn parse_document(text: &str, file: usize) -> Vec<Result<Item, ((usize, u64), String)>> {
+    let v: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return vec![Err(((file, e.line() as u64), format!("malformed JSON at column {}: {e}", e.column())))],
+    };
+    if v.get("resourceType").and_then(Value::as_str) != Some("Bundle")
+        || !matches!(v.get("type").and_then(Value::as_str), Some("transaction" | "batch" | "collection" | "searchset" | "transaction-response" | "batch-response"))
+    {
+        return vec![to_item(v, (file, 1)).map_err(|e| ((file, 1), e))];
+    }
+    let entries = v.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
+    // Resources without an id that are named by a urn:uuid full URL get an id
+    // here, so that references to them can be rewritten before they are stored.
+    let mut map = HashMap::new();
+    let mut resources = Vec::with_capacity(entries.len());
+    for e in entries {
+        let Some(mut r) = e.get("resource").cloned() else { continue };
+        if r.get("id").is_none()
+            && let Some(full) = e.get("fullUrl").and_then(Value::as_str)
+            && full.starts_with("urn:")
+            && let Some(t) = r.get("resourceType").and_then(Value::as_str).map(str::to_string)
+        {
+            let id = uuid::Uuid::new_v4().to_string();
+            map.insert(full.to_string(), format!("{t}/{id}"));
+            r["id"] = Value::String(id);
+        }
+        resources.push(r);
+    }
+    resources
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut r)| {
+            fhir::references::rewrite(&mut r, &map);
+            to_item(r, (file, i as u64 + 1)).map_err(|e| ((file, i as u64 + 1), format!("Bundle.entry[{i}]: {e}")))
+        })
+        .collect()
+}
+
+fn writer(store: &store::SqliteStore, rx: mpsc::Receiver<Vec<Item>>, pb: &indicatif::ProgressBar) -> anyhow::Result<WriterReport> {
+    let mut report = WriterReport { stats: BTreeMap::new(), rejected: Vec::new() };
+    for chunk in rx {
+        let mut stats: Vec<(String, u8)> = Vec::with_capacity(chunk.len());
+        let mut rejected = Vec::new();
+        store.transact(&mut |tx| {
+            stats.clear();
+            rejected.clear();
+            for item in &chunk {
+                let r = match &item.id {
+                    Some(id) => tx.put(&item.rtype, id, item.resource.clone(), None, true).map(|o| if o.unchanged { 2 } else if o.created { 0 } else { 1 }),
+                    None => tx.create(&item.rtype, item.resource.clone()).map(|_| 0),
+                };
+                match r {
+                    Ok(k) => stats.push((item.rtype.clone(), k)),
+                    Err(store::Error::InvalidResource(msg)) => rejected.push((item.origin, msg)),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })?;
+        for (t, k) in stats.drain(..) {
+            let s = report.stats.entry(t).or_default();
+            match k {
+                0 => s.created += 1,
+                1 => s.updated += 1,
+                _ => s.unchanged += 1,
+            }
+        }
+        report.rejected.append(&mut rejected);
+        pb.set_message(format!("imported {}", report.stats.values().map(|s| s.created + s.updated + s.unchanged).sum::<u64>()));
+    }
+    Ok(report)
+}
+
+pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
+    if a.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let files = collect_files(&a.paths)?;
+    let total_bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let store = a.data.open()?;
+    let pb = crate::progress::bytes(total_bytes, "importing");
+    let started = std::time::Instant::now();
+    let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(2);
+    let mut parse_rejects: Vec<((usize, u64), String)> = Vec::new();
+    let report = std::thread::scope(|scope| -> anyhow::Result<WriterReport> {
+        let w = scope.spawn(|| writer(&store, rx, &pb));
+        let read_result = (|| -> anyhow::Result<()> {
+            for (fi, path) in files.iter().enumerate() {
+                let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("");
+                let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+                if ext == "json" {
+                    let mut text = String::new();
+                    match BufReader::new(file).read_to_string(&mut text) {
+                        Ok(n) => pb.inc(n as u64),
+                        Err(e) => {
+                            parse_rejects.push(((fi, 0), format!("cannot read the file as UTF-8 text: {e}")));
+                            continue;
+                        }
+                    }
+                    let mut items = Vec::new();
+                    for r in parse_document(&text, fi) {
+                        match r {
+                            Ok(i) => items.push(i),
+                            Err(e) => parse_rejects.push(e),
+                        }
+                    }
+                    for chunk in items.chunks(a.batch) {
+                        if tx.send(chunk.iter().map(|i| Item { rtype: i.rtype.clone(), id: i.id.clone(), resource: i.resource.clone(), origin: i.origin }).collect()).is_err() {
+                            return Ok(());
+                        }
+                    }
+                    continue;
+                }
+                let mut reader = BufReader::with_capacity(1 << 20, file);
+                let mut line_no = 0u64;
+                let mut eof = false;
+                while !eof {
+                    let mut lines: Vec<(u64, Result<String, String>)> = Vec::with_capacity(a.batch);
+                    while lines.len() < a.batch {
+                        let mut buf = Vec::new();
+                        let n = reader.read_until(b'\n', &mut buf).with_context(|| format!("reading {}", path.display()))?;
+                        if n == 0 {
+                            eof = true;
+                            break;
+                        }
+                        pb.inc(n as u64);
+                        line_no += 1;
+                        let text = String::from_utf8(buf).map_err(|e| format!("not UTF-8 text: {e}"));
+                        match text {
+                            Ok(t) if t.trim().is_empty() => {}
+                            other => lines.push((line_no, other)),
+                        }
+                    }
+                    let parsed: Vec<Result<Item, ((usize, u64), String)>> = lines
+                        .into_par_iter()
+                        .map(|(ln, text)| {
+                            let origin = (fi, ln);
+                            text.and_then(|t| parse_line(&t, origin)).map_err(|e| (origin, e))
+                        })
+                        .collect();
+                    let mut items = Vec::with_capacity(parsed.len());
+                    for p in parsed {
+                        match p {
+                            Ok(i) => items.push(i),
+                            Err(e) => parse_rejects.push(e),
+                        }
+                    }
+                    if !items.is_empty() && tx.send(items).is_err() {
+                        // The writer stopped (it failed); its error is reported below.
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(())
+        })();
+        drop(tx);
+        let report = w.join().map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
+        read_result?;
+        Ok(report)
+    })?;
+    pb.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut rejected = parse_rejects;
+    rejected.extend(report.rejected);
+    rejected.sort();
+    let total: u64 = report.stats.values().map(|s| s.created + s.updated + s.unchanged).sum();
+    println!("{:<28} {:>10} {:>10} {:>10}", "resource type", "created", "updated", "unchanged");
+    for (t, s) in &report.stats {
+        println!("{t:<28} {:>10} {:>10} {:>10}", s.created, s.updated, s.unchanged);
+    }
+    println!(
+        "imported {total} resources from {} file(s) in {elapsed:.1} s ({:.0} resources/s); {} rejected",
+        files.len(),
+        total as f64 / elapsed.max(1e-9),
+        rejected.len()
+    );
+    let describe = |((fi, line), why): &((usize, u64), String)| format!("{}:{line}: {why}", files[*fi].display());
+    for r in rejected.iter().take(100) {
+        eprintln!("rejected {}", describe(r));
+    }
+    if rejected.len() > 100 {
+        eprintln!("... and {} more rejected records{}", rejected.len() - 100, if a.rejects.is_some() { "" } else { " (use --rejects FILE to list them all)" });
+    }
+    if let Some(path) = &a.rejects {
+        let text: String = rejected.iter().map(|r| describe(r) + "\n").collect();
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
+}

@@ -1,0 +1,43 @@
+//! `medtwin`: the command-line program. Glue only: it parses flags (with
+//! `MEDTWIN_*` environment equivalents), calls one library room per command and
+//! maps the outcome to an exit code (0 ok, 1 fatal error, 3 some records rejected).
+
+mod cmd;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// medtwin: a FHIR R4 (JP Core) medical digital-twin platform in one binary.
+#[derive(Parser)]
+#[command(name = "medtwin", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the FHIR API at http://ADDR/fhir.
+    Serve(cmd::serve::Args),
+    /// Import NDJSON files, Bundle JSON files, or folders of them into the store.
+    Import(cmd::import::Args),
+    /// Export current resources as one NDJSON file per type (FHIR Bulk Data format).
+    Export(cmd::export::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Import(a) => cmd::import::run(a),
+        Command::Export(a) => cmd::export::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
