@@ -488,7 +488,17 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        self.env.resolver.as_ref().and_then(|r| r.resolve(reference)).map(typed)
+        if let Some(found) = self.env.resolver.as_ref().and_then(|r| r.resolve(reference)) {
+            return Some(typed(found));
+        }
+        // Unresolvable `[base/]Type/id[/_history/v]`: a content-less element of
+        // that type, so that `resolve() is Patient` works when indexing a
+        // resource on its own (as HAPI's indexer does).
+        let path = reference.split("/_history/").next().unwrap_or(reference);
+        let mut parts = path.rsplit('/');
+        let (_id, ty) = (parts.next()?, parts.next()?);
+        let ty = self.model.intern(ty).filter(|t| self.model.defs.is_resource_type(t))?;
+        Some(Item::Element(Element { value: None, ext: None, ty }))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -195,6 +195,17 @@ impl Expr {
         ctx.eval(&self.root, &focus, eval::Frame { this: Some(&focus[0]), index: None, total: None })
     }
 
+    /// Evaluates with `focus` as the context item (e.g. one value a composite
+    /// search parameter or a SQL-on-FHIR `forEach` yielded), keeping its FHIR
+    /// type, while `%resource` is `resource`.
+    pub fn evaluate_on<'a>(&'a self, focus: &Item<'a>, resource: &'a Value, env: &'a Env) -> Result<Collection<'a>> {
+        let model = model::model();
+        let root = Item::element(resource, eval::infer_type(model, resource));
+        let ctx = eval::Ctx { env, model, resource: root, root: resource, now: env.now.unwrap_or_else(system_now) };
+        let focus = [focus.clone()];
+        ctx.eval(&self.root, &focus, eval::Frame { this: Some(&focus[0]), index: None, total: None })
+    }
+
     /// Evaluates as a boolean (singleton evaluation): empty → `None`.
     pub fn evaluate_bool(&self, resource: &Value, env: &Env) -> Result<Option<bool>> {
         eval::to_bool(&self.evaluate(resource, env)?)

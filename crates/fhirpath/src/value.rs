@@ -597,7 +597,14 @@ impl<'a> Item<'a> {
                 }
             },
             _ => match self {
-                Item::Element(e) => e.value.cloned().unwrap_or(Value::Null),
+                Item::Element(e) => match e.value {
+                    Some(v) => v.clone(),
+                    // An unresolved reference target: only its type is known.
+                    None if e.ty.starts_with(|c: char| c.is_ascii_uppercase()) => {
+                        serde_json::json!({ "resourceType": e.ty })
+                    }
+                    None => Value::Null,
+                },
                 Item::TypeInfo(ns, name) => serde_json::json!({ "namespace": ns, "name": name }),
                 _ => Value::Null,
             },
