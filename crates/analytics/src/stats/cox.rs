@@ -583,7 +583,7 @@ impl CoxModel {
             lr_test: ChiSquareTest::new(2.0 * (cur.ll - loglik_null), p),
             wald_test: ChiSquareTest::new(wald, p),
             score_test: ChiSquareTest::new(score_stat, p),
-            concordance: { let c = self.concordance(&beta); eprintln!("TRACE concordance done {:?}", t0.elapsed()); c },
+            concordance: self.concordance(&beta),
             variance,
             robust_variance,
             n: self.n,
