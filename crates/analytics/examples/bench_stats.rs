@@ -56,6 +56,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ps = Table::from_csv_path(dir.join("ps.csv"))?;
     let treat = ps.events("treated")?;
     let px = ps.numeric_columns(&covs)?;
+    let (logit_t, _) = time_it(repeats, || {
+        analytics::stats::logistic::logistic_regression(&treat, &px, &covs, &Default::default()).expect("logistic")
+    });
     let (psm_t, res) = time_it(repeats, || propensity_match(&treat, &px, &covs, &PsmOptions::default()).expect("psm"));
 
     let out = json!({
@@ -63,6 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "km_logrank_s": km_lr,
         "cox_s": cox_t,
         "psm_s": psm_t,
+        "logistic_s": logit_t,
         "km_medians": km.groups.iter().map(|g| g.median).collect::<Vec<_>>(),
         "logrank_statistic": lr.statistic,
         "cox_coef": fit.coefficients.iter().map(|c| c.coef).collect::<Vec<_>>(),

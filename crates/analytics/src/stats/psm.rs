@@ -291,31 +291,38 @@ fn nearest_with_replacement(
 /// Standardised mean differences of each covariate between treated and controls,
 /// optionally weighted; the denominator is always the unweighted pooled SD.
 pub fn balance(covariates: &[Vec<f64>], names: &[String], treatment: &[bool], weights: Option<&[f64]>) -> Vec<Balance> {
+    use rayon::prelude::*;
     covariates
-        .iter()
-        .zip(names)
+        .par_iter()
+        .zip(names.par_iter())
         .map(|(x, name)| {
-            let binary = x.iter().all(|&v| v == 0.0 || v == 1.0);
-            let group = |t: bool| x.iter().zip(treatment).filter(move |(_, tt)| **tt == t).map(|(v, _)| *v);
-            let (m1, v1) = mean_var(group(true));
-            let (m0, v0) = mean_var(group(false));
-            let denom = if binary { ((m1 * (1.0 - m1) + m0 * (1.0 - m0)) / 2.0).sqrt() } else { ((v1 + v0) / 2.0).sqrt() };
-            let (wm1, wm0) = match weights {
-                None => (m1, m0),
-                Some(w) => {
-                    let wmean = |t: bool| {
-                        let (mut s, mut sw) = (0.0, 0.0);
-                        for i in 0..x.len() {
-                            if treatment[i] == t {
-                                s += w[i] * x[i];
-                                sw += w[i];
-                            }
-                        }
-                        s / sw
-                    };
-                    (wmean(true), wmean(false))
+            // Pass 1: counts, sums and weighted sums per arm (index 1 = treated).
+            let (mut n, mut sum, mut wsum, mut wx) = ([0.0f64; 2], [0.0f64; 2], [0.0f64; 2], [0.0f64; 2]);
+            let mut binary = true;
+            for (i, (&v, &t)) in x.iter().zip(treatment).enumerate() {
+                let a = usize::from(t);
+                n[a] += 1.0;
+                sum[a] += v;
+                binary &= v == 0.0 || v == 1.0;
+                if let Some(w) = weights {
+                    wsum[a] += w[i];
+                    wx[a] += w[i] * v;
                 }
+            }
+            let mean = [sum[0] / n[0], sum[1] / n[1]];
+            // Pass 2: centred sums of squares (two-pass for accuracy).
+            let mut ss = [0.0f64; 2];
+            for (&v, &t) in x.iter().zip(treatment) {
+                let a = usize::from(t);
+                ss[a] += (v - mean[a]) * (v - mean[a]);
+            }
+            let (m1, m0) = (mean[1], mean[0]);
+            let denom = if binary {
+                ((m1 * (1.0 - m1) + m0 * (1.0 - m0)) / 2.0).sqrt()
+            } else {
+                ((ss[1] / (n[1] - 1.0) + ss[0] / (n[0] - 1.0)) / 2.0).sqrt()
             };
+            let (wm1, wm0) = if weights.is_some() { (wx[1] / wsum[1], wx[0] / wsum[0]) } else { (m1, m0) };
             let smd = if denom > 0.0 { (wm1 - wm0) / denom } else { 0.0 };
             Balance { name: name.clone(), binary, mean_treated: wm1, mean_control: wm0, smd }
         })
