@@ -115,7 +115,10 @@ print("   sanity: read 200, create 201, 100-entry transaction 200 with 100 x 201
 EOF
 
 results="$tmp/results.tsv"
-printf 'scenario\tconcurrency\trun\trps\tp50_ms\tp99_ms\tok\terrors\tload1\n' >"$results"
+printf 'scenario\tconcurrency\trun\trps\tp50_ms\tp99_ms\tok\terrors\tload1\tserver_cpu_s\n' >"$results"
+
+# User + system CPU time of the server process so far, in clock ticks.
+server_cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 
 # Runs oha for one scenario and appends a row; fails if any response was not 2xx.
 measure() {
@@ -124,20 +127,26 @@ measure() {
     local json="$tmp/$name-c$conc-$run.json" load
     oha --no-tui --output-format json -z 2s -c "$conc" "$@" >/dev/null  # warm-up
     load=$(cut -d' ' -f1 /proc/loadavg)
+    local t0 t1
+    t0=$(server_cpu_ticks)
     oha --no-tui --output-format json -z "$duration" -c "$conc" "$@" >"$json"
-    python3 - "$json" "$name" "$conc" "$run" "$load" >>"$results" <<'EOF'
+    t1=$(server_cpu_ticks)
+    python3 - "$json" "$name" "$conc" "$run" "$load" "$(( t1 - t0 ))" "$(getconf CLK_TCK)" >>"$results" <<'EOF'
 import json, sys
-path, name, conc, run, load = sys.argv[1:]
+path, name, conc, run, load, ticks, hz = sys.argv[1:]
+server_cpu = int(ticks) / int(hz)
 d = json.load(open(path))
 codes = {int(k): v for k, v in d.get("statusCodeDistribution", {}).items()}
 ok = sum(v for k, v in codes.items() if 200 <= k < 300)
-bad = sum(v for k, v in codes.items() if not 200 <= k < 300) + sum(d.get("errorDistribution", {}).values())
+# Requests still in flight when the duration ends are cut off by oha; they are not server errors.
+errors = {k: v for k, v in d.get("errorDistribution", {}).items() if k != "aborted due to deadline"}
+bad = sum(v for k, v in codes.items() if not 200 <= k < 300) + sum(errors.values())
 lat = d["latencyPercentiles"]
 if ok == 0:
     sys.exit(f"run.sh: {name} c={conc}: no successful responses: {codes} {d.get('errorDistribution')}")
-print(f"{name}\t{conc}\t{run}\t{d['summary']['requestsPerSec']:.1f}\t{lat['p50'] * 1000:.3f}\t{lat['p99'] * 1000:.3f}\t{ok}\t{bad}\t{load}")
+print(f"{name}\t{conc}\t{run}\t{d['summary']['requestsPerSec']:.1f}\t{lat['p50'] * 1000:.3f}\t{lat['p99'] * 1000:.3f}\t{ok}\t{bad}\t{load}\t{server_cpu:.2f}")
 EOF
-    tail -1 "$results" | awk -F'\t' '{printf "   %-12s c=%-2s run %s: %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  (%s ok, %s errors, load %s)\n", $1, $2, $3, $4, $5, $6, $7, $8, $9}'
+    tail -1 "$results" | awk -F'\t' '{printf "   %-12s c=%-2s run %s: %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  (%s ok, %s errors, server CPU %.0f us/req, load %s)\n", $1, $2, $3, $4, $5, $6, $7, $8, 1e6*$10/$7, $9}'
     if [ "$(tail -1 "$results" | cut -f8)" != 0 ]; then
         echo "run.sh: $name c=$conc had non-2xx responses or errors; see $json (use --keep)" >&2
         keep=1
@@ -166,14 +175,15 @@ path, runs, duration, sync, base = sys.argv[1:]
 rows = list(csv.DictReader(open(path), delimiter="\t"))
 print(f"medtwin serve HTTP benchmark (loopback, oha, {duration} per scenario, sync={sync}, "
       f"{int(base) + 10000} resources loaded), median of {runs} run(s)")
-print(f"{'scenario':<13}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'res/s':>10}{'load1':>7}")
+print(f"{'scenario':<13}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'res/s':>10}{'srv CPU us/req':>16}{'load1':>7}")
 groups = {}
 for r in rows:
     groups.setdefault((r["scenario"], r["concurrency"]), []).append(r)
 for (name, conc), rs in groups.items():
     med = lambda k: statistics.median(float(r[k]) for r in rs)
     per = 100 if name == "transaction" else 1
-    print(f"{name:<13}{conc:>5}{med('rps'):>10.0f}{med('p50_ms'):>9.2f}{med('p99_ms'):>9.2f}{med('rps') * per:>10.0f}{med('load1'):>7.2f}")
-print("res/s = resources read or written per second (100 per transaction).")
+    print(f"{name:<13}{conc:>5}{med('rps'):>10.0f}{med('p50_ms'):>9.2f}{med('p99_ms'):>9.2f}{med('rps') * per:>10.0f}{statistics.median(1e6 * float(r['server_cpu_s']) / float(r['ok']) for r in rs):>16.0f}{med('load1'):>7.2f}")
+print("res/s = resources read or written per second (100 per transaction);")
+print("srv CPU us/req = user + system CPU of medtwin serve per successful request (independent of machine load).")
 print("target (2 cores): read >= 10000 req/s with p99 < 5 ms; oha runs on the same 2 cores.")
 EOF
