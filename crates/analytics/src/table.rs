@@ -145,8 +145,8 @@ impl Table {
                     return Err(Error::MissingValue { column: name.to_string(), row: i + 1, line: i + 2 });
                 }
                 match t.parse::<f64>() {
-                    Ok(v) if v == 1.0 => Ok(true),
-                    Ok(v) if v == 0.0 => Ok(false),
+                    Ok(1.0) => Ok(true),
+                    Ok(0.0) => Ok(false),
                     Ok(v) => Err(Error::InvalidEvent { column: name.to_string(), row: i + 1, value: v }),
                     Err(_) => Err(Error::NonNumeric {
                         column: name.to_string(),
@@ -217,6 +217,7 @@ pub fn format_number(v: f64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -5,6 +5,8 @@
 //! 1e-6 relative. A missing `python3` or Python package is a test failure with
 //! an install hint, never a skip.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;

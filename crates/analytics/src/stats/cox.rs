@@ -231,11 +231,10 @@ impl CoxModel {
                 return Err(Error::InvalidValue { what: format!("covariate `{name}`"), row: i + 1, message: "not finite".into() });
             }
         }
-        if let Some(s) = strata {
-            if s.len() != n {
+        if let Some(s) = strata
+            && s.len() != n {
                 return Err(Error::LengthMismatch { what: "strata".into(), found: s.len(), expected: n });
             }
-        }
         let events = event.iter().filter(|&&e| e).count();
         if events == 0 {
             return Err(Error::NoEvents { context: String::new() });
@@ -595,6 +594,7 @@ impl CoxModel {
 
     /// Lin–Wei sandwich `V (Σ w_i² U_i U_iᵀ) V` from Breslow-form score residuals
     /// with proper tied risk sets (identical to lifelines' when times are distinct).
+    #[allow(clippy::needless_range_loop)]
     fn sandwich(&self, beta: &[f64], variance: &[f64]) -> Vec<f64> {
         let p = self.p;
         let mut xi = vec![0.0; p];
@@ -749,6 +749,7 @@ impl CoxModel {
 
     /// Schoenfeld residuals (tie-method means) for event rows in sorted order,
     /// row-major (events × p), plus the event rows' times.
+    #[allow(clippy::needless_range_loop)]
     pub fn schoenfeld_residuals(&self, beta: &[f64], ties: Ties) -> (Vec<f64>, Vec<f64>) {
         let p = self.p;
         let mut xi = vec![0.0; p];
@@ -922,6 +923,7 @@ impl CoxFit {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -202,6 +202,7 @@ pub fn chi2_sf(x: f64, df: f64) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

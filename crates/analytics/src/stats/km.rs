@@ -150,11 +150,10 @@ pub fn kaplan_meier_weighted(
     if !(opts.alpha > 0.0 && opts.alpha < 1.0) {
         return Err(Error::InvalidOption { option: "alpha", message: format!("must be in (0, 1), got {}", opts.alpha) });
     }
-    if let Some(g) = groups {
-        if g.len() != time.len() {
+    if let Some(g) = groups
+        && g.len() != time.len() {
             return Err(Error::LengthMismatch { what: "group".into(), found: g.len(), expected: time.len() });
         }
-    }
     let z = dist::norm_ppf(1.0 - opts.alpha / 2.0);
     let codes = groups.map(|g| g.codes());
     let order = sort_by_group_time(time, codes);
@@ -337,6 +336,7 @@ impl KmFit {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -24,7 +24,7 @@ pub fn cholesky(a: &[f64], p: usize) -> Result<Cholesky, usize> {
             d -= l[j * p + k] * l[j * p + k];
         }
         let scale = a[j * p + j].abs().max(f64::MIN_POSITIVE);
-        if !(d > 1e-11 * scale) || !d.is_finite() {
+        if d.is_nan() || d <= 1e-11 * scale || !d.is_finite() {
             return Err(j);
         }
         let djj = d.sqrt();
@@ -42,6 +42,7 @@ pub fn cholesky(a: &[f64], p: usize) -> Result<Cholesky, usize> {
 
 impl Cholesky {
     /// Solves `A x = b`.
+    #[allow(clippy::needless_range_loop)]
     pub fn solve(&self, b: &[f64]) -> Vec<f64> {
         let p = self.p;
         let mut y = b.to_vec();
@@ -122,6 +123,7 @@ pub fn mat_mul(a: &[f64], b: &[f64], p: usize) -> Vec<f64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

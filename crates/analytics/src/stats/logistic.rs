@@ -285,6 +285,7 @@ fn irls_terms(xs: &[Vec<f64>], y: &[bool], beta: &[f64]) -> (f64, Vec<f64>, Vec<
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

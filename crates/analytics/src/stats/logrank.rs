@@ -95,11 +95,10 @@ pub fn logrank_test(
     if groups.len() != n {
         return Err(Error::LengthMismatch { what: "group".into(), found: groups.len(), expected: n });
     }
-    if let Some(s) = strata {
-        if s.len() != n {
+    if let Some(s) = strata
+        && s.len() != n {
             return Err(Error::LengthMismatch { what: "strata".into(), found: s.len(), expected: n });
         }
-    }
     let k = groups.names().len();
     let mut present = vec![0usize; k];
     for &c in groups.codes() {
@@ -252,6 +251,7 @@ impl LogRankResult {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -180,7 +180,7 @@ pub(crate) fn sort_rows(time: &[f64], event: Option<&[bool]>, groups: Option<&[u
         for &k in &keys {
             count[((k >> shift) & 0xff) as usize] += 1;
         }
-        if count.iter().any(|&c| c == n) {
+        if count.contains(&n) {
             continue;
         }
         let mut pos = [0usize; 256];
@@ -218,6 +218,7 @@ pub(crate) fn sort_rows(time: &[f64], event: Option<&[bool]>, groups: Option<&[u
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

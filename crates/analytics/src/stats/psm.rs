@@ -156,11 +156,10 @@ pub fn match_on_score(score: &[f64], treatment: &[bool], opts: &PsmOptions) -> R
     if opts.ratio == 0 {
         return Err(Error::InvalidOption { option: "ratio", message: "must be at least 1".into() });
     }
-    if let Some(c) = opts.caliper {
-        if !(c > 0.0 && c.is_finite()) {
+    if let Some(c) = opts.caliper
+        && !(c > 0.0 && c.is_finite()) {
             return Err(Error::InvalidOption { option: "caliper", message: format!("must be positive, got {c}") });
         }
-    }
     let mut treated: Vec<usize> = (0..n).filter(|&i| treatment[i]).collect();
     let controls: Vec<usize> = (0..n).filter(|&i| !treatment[i]).collect();
     if treated.len() < 2 || controls.len() < 2 {
@@ -450,6 +449,7 @@ impl PsmResult {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -468,13 +468,12 @@ mod tests {
                     .filter(|&c| !treatment[c] && (opts.replace || !used[c]) && !got[t].contains(&c))
                     .map(|c| ((score[c] - score[t]).abs(), c))
                     .min_by(|a, b| a.partial_cmp(b).unwrap());
-                if let Some((d, c)) = best {
-                    if d <= width {
+                if let Some((d, c)) = best
+                    && d <= width {
                         used[c] = true;
                         got[t].push(c);
                         out.push((t, c));
                     }
-                }
             }
         }
         out
@@ -508,7 +507,7 @@ mod tests {
     #[test]
     fn same_seed_same_matches_and_weights_balance() {
         let t = [true, false, true, false, false, true, false, false];
-        let x = vec![vec![1.0, 0.9, 2.0, 2.2, 5.0, 0.2, 0.1, 3.0]];
+        let x = [vec![1.0, 0.9, 2.0, 2.2, 5.0, 0.2, 0.1, 3.0]];
         let a = match_on_score(&x[0], &t, &PsmOptions { caliper: None, ..PsmOptions::default() }).unwrap();
         let b = match_on_score(&x[0], &t, &PsmOptions { caliper: None, ..PsmOptions::default() }).unwrap();
         assert_eq!(a, b);

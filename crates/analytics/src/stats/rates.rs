@@ -65,11 +65,10 @@ fn tabulate(outcome: &[bool], include: &[bool], groups: Option<&Groups>, alpha: 
     if outcome.is_empty() {
         return Err(Error::Empty { context: String::new() });
     }
-    if let Some(g) = groups {
-        if g.len() != outcome.len() {
+    if let Some(g) = groups
+        && g.len() != outcome.len() {
             return Err(Error::LengthMismatch { what: "group".into(), found: g.len(), expected: outcome.len() });
         }
-    }
     let k = groups.map_or(0, |g| g.names().len());
     let mut counts = vec![(0usize, 0usize, 0usize); k + 1];
     for i in 0..outcome.len() {
@@ -123,6 +122,7 @@ impl RateTable {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
