@@ -200,7 +200,7 @@ fn cox_matches_lifelines_and_statsmodels() {
             close(fit.loglik_null, num(v), &format!("{name} loglik_null"));
         }
         if let Some(v) = case.get("concordance") {
-            close(fit.concordance, num(v), &format!("{name} concordance"));
+            close(fit.concordance.expect("concordance computed"), num(v), &format!("{name} concordance"));
         }
         if let Some(v) = case.get("lr_statistic") {
             close(fit.lr_test.statistic, num(v), &format!("{name} LR statistic"));

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Groups, check_survival_input, dist, sort_by_group_time};
+use super::{Groups, check_survival_input, dist, sort_rows_with_times};
 use crate::{Error, Result};
 
 /// How the pointwise confidence interval is built from the Greenwood variance.
@@ -156,7 +156,7 @@ pub fn kaplan_meier_weighted(
         }
     let z = dist::norm_ppf(1.0 - opts.alpha / 2.0);
     let codes = groups.map(|g| g.codes());
-    let order = sort_by_group_time(time, codes);
+    let (order, sorted_time) = sort_rows_with_times(time, None, codes);
     let names: Vec<String> = groups.map_or_else(|| vec!["all".to_string()], |g| g.names().to_vec());
     let mut out = Vec::with_capacity(names.len());
     let mut start = 0;
@@ -166,15 +166,17 @@ pub fn kaplan_meier_weighted(
             end += 1;
         }
         let idx = &order[start..end];
+        out.push(fit_one(name, idx, &sorted_time[start..end], time, event, weights, z, opts));
         start = end;
-        out.push(fit_one(name, idx, time, event, weights, z, opts));
     }
     Ok(KmFit { groups: out, ci: opts.ci, alpha: opts.alpha })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fit_one(
     name: &str,
     idx: &[u32],
+    sorted_time: &[f64],
     time: &[f64],
     event: &[bool],
     weights: Option<&[f64]>,
@@ -187,9 +189,9 @@ fn fit_one(
     let mut runs: Vec<(f64, f64, f64)> = Vec::new();
     let mut k = 0;
     while k < idx.len() {
-        let t = time[idx[k] as usize];
+        let t = sorted_time[k];
         let (mut d, mut c) = (0.0, 0.0);
-        while k < idx.len() && time[idx[k] as usize] == t {
+        while k < idx.len() && sorted_time[k] == t {
             let i = idx[k] as usize;
             if event[i] { d += w(i) } else { c += w(i) }
             k += 1;

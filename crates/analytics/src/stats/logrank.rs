@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Groups, check_survival_input, dist, linalg, sort_by_group_time};
+use super::{Groups, check_survival_input, dist, linalg, sort_rows_with_times};
 use crate::{Error, Result};
 
 /// The weight given to each event time.
@@ -112,7 +112,7 @@ pub fn logrank_test(
         return Err(Error::NoEvents { context: String::new() });
     }
     let scodes = strata.map(|s| s.codes());
-    let order = sort_by_group_time(time, scodes);
+    let (order, sorted_time) = sort_rows_with_times(time, None, scodes);
     let gc = groups.codes();
 
     let mut z = vec![0.0; k];
@@ -139,10 +139,10 @@ pub fn logrank_test(
         let mut peto = 1.0;
         let mut q = start;
         while q < end {
-            let t = time[order[q] as usize];
+            let t = sorted_time[q];
             d_j.iter_mut().for_each(|x| *x = 0.0);
             c_j.iter_mut().for_each(|x| *x = 0.0);
-            while q < end && time[order[q] as usize] == t {
+            while q < end && sorted_time[q] == t {
                 let i = order[q] as usize;
                 let g = gc[i] as usize;
                 if event[i] { d_j[g] += 1.0 } else { c_j[g] += 1.0 }

@@ -143,11 +143,6 @@ pub(crate) fn time_key(t: f64) -> u64 {
     if t == 0.0 { 0 } else { t.to_bits() }
 }
 
-/// Row indices sorted by (group code, time, row index).
-pub(crate) fn sort_by_group_time(time: &[f64], groups: Option<&[u32]>) -> Vec<u32> {
-    sort_rows(time, None, groups)
-}
-
 /// Row indices sorted by (group code, time, event [censored first], row index).
 ///
 /// A stable least-significant-digit radix sort on the time's bit pattern: passes
@@ -155,6 +150,11 @@ pub(crate) fn sort_by_group_time(time: &[f64], groups: Option<&[u32]>) -> Vec<u3
 /// integer day counts) are skipped, so typical survival data sort in a few linear
 /// passes. Stability makes the row index the final tie-break for free.
 pub(crate) fn sort_rows(time: &[f64], event: Option<&[bool]>, groups: Option<&[u32]>) -> Vec<u32> {
+    sort_rows_with_times(time, event, groups).0
+}
+
+/// [`sort_rows`] that also returns the times in sorted order (saving callers a gather).
+pub(crate) fn sort_rows_with_times(time: &[f64], event: Option<&[bool]>, groups: Option<&[u32]>) -> (Vec<u32>, Vec<f64>) {
     let n = time.len();
     let mut idx: Vec<u32> = (0..n as u32).collect();
     let mut keys: Vec<u64> = time.iter().map(|&t| time_key(t)).collect();
@@ -207,14 +207,17 @@ pub(crate) fn sort_rows(time: &[f64], event: Option<&[bool]>, groups: Option<&[u
         for b in 1..=k {
             pos[b] += pos[b - 1];
         }
-        for &i in &idx {
+        for (&i, &k) in idx.iter().zip(&keys) {
             let c = g[i as usize] as usize;
             idx_tmp[pos[c]] = i;
+            key_tmp[pos[c]] = k;
             pos[c] += 1;
         }
         std::mem::swap(&mut idx, &mut idx_tmp);
+        std::mem::swap(&mut keys, &mut key_tmp);
     }
-    idx
+    let times = keys.into_iter().map(|k| if k == 0 { 0.0 } else { f64::from_bits(k) }).collect();
+    (idx, times)
 }
 
 #[cfg(test)]
@@ -235,7 +238,7 @@ mod tests {
 
     #[test]
     fn sorts_by_group_then_time_then_row() {
-        let order = sort_by_group_time(&[3.0, 1.0, 1.0, 0.0], Some(&[1, 1, 0, 1]));
+        let order = sort_rows(&[3.0, 1.0, 1.0, 0.0], None, Some(&[1, 1, 0, 1]));
         assert_eq!(order, [2, 3, 1, 0]);
         let order = sort_rows(&[2.0, 2.0, 2.0, 0.5], Some(&[true, false, true, false]), None);
         assert_eq!(order, [3, 1, 0, 2]);
@@ -244,6 +247,9 @@ mod tests {
         let g: Vec<u32> = (0..500).map(|i| (i % 3) as u32).collect();
         let mut want: Vec<u32> = (0..500).collect();
         want.sort_by(|&a, &b| g[a as usize].cmp(&g[b as usize]).then(t[a as usize].total_cmp(&t[b as usize])).then(a.cmp(&b)));
-        assert_eq!(sort_by_group_time(&t, Some(&g)), want);
+        assert_eq!(sort_rows(&t, None, Some(&g)), want);
+        let (_, times) = sort_rows_with_times(&t, None, Some(&g));
+        let want_t: Vec<f64> = want.iter().map(|&i| t[i as usize]).collect();
+        assert_eq!(times, want_t);
     }
 }
