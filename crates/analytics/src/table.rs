@@ -248,6 +248,28 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_bytes_never_panic() {
+        // A cheap fuzz: random bytes biased towards CSV syntax.
+        let alphabet = b"ab01.,\"\n\r -eNA\xef\xbb\xbf\xff9";
+        let mut s = 0x1234_5678_u64;
+        for len in 0..400 {
+            let mut bytes = Vec::with_capacity(len);
+            for _ in 0..len {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                bytes.push(alphabet[(s >> 33) as usize % alphabet.len()]);
+            }
+            if let Ok(t) = Table::from_csv_reader(bytes.as_slice()) {
+                for name in t.column_names().to_vec() {
+                    let _ = t.numeric(&name);
+                    let _ = t.events(&name);
+                }
+                let mut out = Vec::new();
+                t.write_csv(&mut out).unwrap();
+            }
+        }
+    }
+
+    #[test]
     fn round_trips_through_csv() {
         let mut tab = t("a,b\n1,\"x,y\"\n2.5,z\n");
         tab.push_column("c".into(), vec!["p".into(), "q".into()]).unwrap();

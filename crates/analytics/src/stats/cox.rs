@@ -252,10 +252,22 @@ impl CoxModel {
                 return Err(Error::Singular { hint: format!("covariate `{}` is constant", names[j]) });
             }
         }
+        // Scatter (sequential reads, writes into one stream per tie run) rather than
+        // gather (one random read per cell): several times faster on tied data.
+        let mut pos = vec![0u32; n];
+        for (r, &i) in order.iter().enumerate() {
+            pos[i] = r as u32;
+        }
         let xc: Vec<Vec<f64>> = covariates
             .par_iter()
             .zip(means.par_iter())
-            .map(|(c, m)| order.iter().map(|&i| c[i] - m).collect())
+            .map(|(c, m)| {
+                let mut col = vec![0.0; n];
+                for (&v, &r) in c.iter().zip(&pos) {
+                    col[r as usize] = v - m;
+                }
+                col
+            })
             .collect();
         let xc_sd: Vec<f64> = xc.par_iter().map(|c| (c.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt()).collect();
         let mut bounds = vec![0];

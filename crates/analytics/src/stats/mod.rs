@@ -4,11 +4,13 @@
 //! (log-rank family tests), [`cox`] (Cox proportional hazards), [`logistic`]
 //! (IRLS logistic regression), [`psm`] (propensity matching, weights and
 //! balance) and [`rates`] (proportions with Wilson intervals). [`dist`] and
-//! [`linalg`] are the numeric foundations. Inputs are plain slices so callers
+//! [`linalg`] are the numeric foundations; [`from_table`] has one function per
+//! CLI command. Inputs are plain slices so callers
 //! can feed them from a [`crate::Table`] or from any other source.
 
 pub mod cox;
 pub mod dist;
+pub mod from_table;
 pub mod km;
 pub mod linalg;
 pub mod logistic;
@@ -234,6 +236,38 @@ mod tests {
         assert_eq!(g.names(), ["a", "b"]);
         assert_eq!(g.codes(), [1, 0, 1]);
         assert!(Groups::from_codes(vec![0, 3], vec!["x".into()]).is_err());
+    }
+
+    #[test]
+    fn random_small_inputs_never_panic() {
+        use super::cox::{CoxModel, CoxOptions, Ties};
+        use super::km::{KmOptions, kaplan_meier};
+        use super::logrank::{Weighting, logrank_test};
+        use super::psm::{PsmOptions, propensity_match};
+        let mut rng = super::psm::SplitMix64::new(5);
+        for case in 0..300 {
+            let n = 1 + (rng.below(12) as usize);
+            let time: Vec<f64> = (0..n).map(|_| (rng.below(4)) as f64 * if case % 3 == 0 { 0.5 } else { 1.0 }).collect();
+            let event: Vec<bool> = (0..n).map(|_| rng.below(2) == 1).collect();
+            let x: Vec<Vec<f64>> = (0..2).map(|_| (0..n).map(|_| rng.below(3) as f64 - 1.0).collect()).collect();
+            let labels: Vec<String> = (0..n).map(|_| format!("g{}", rng.below(3))).collect();
+            let g = Groups::from_labels(&labels);
+            let _ = kaplan_meier(&time, &event, Some(&g), &KmOptions { at: vec![0.0, 1.5, 9.0], ..KmOptions::default() });
+            for w in [Weighting::LogRank, Weighting::Peto] {
+                let _ = logrank_test(&time, &event, &g, Some(&g), w);
+                let _ = logrank_test(&time, &event, &g, None, w);
+            }
+            let names = ["a".to_string(), "b".to_string()];
+            if let Ok(m) = CoxModel::new(&time, &event, &x, &names, Some(&g), None) {
+                for ties in [Ties::Efron, Ties::Breslow] {
+                    if let Ok(f) = m.fit(&CoxOptions { ties, robust: true, ..CoxOptions::default() }) {
+                        let _ = m.ph_test(&f, super::cox::TimeTransform::Km);
+                        let _ = f.to_json();
+                    }
+                }
+            }
+            let _ = propensity_match(&event, &x, &names, &PsmOptions::default());
+        }
     }
 
     #[test]
