@@ -243,9 +243,11 @@ impl CoxModel {
             return Err(Error::NoEvents { context: String::new() });
         }
         let sc = strata.map(|s| s.codes());
-        let order: Vec<usize> = super::sort_rows(time, Some(event), sc).into_iter().map(|i| i as usize).collect();
-        let skey = |r: usize| sc.map_or(0, |s| s[order[r]]);
-        let tkey = |r: usize| time_key(time[order[r]]);
+        let (order, sorted_time) = super::sort_rows_with_times(time, Some(event), sc);
+        let order: Vec<usize> = order.into_iter().map(|i| i as usize).collect();
+        let sorted_strata: Option<Vec<u32>> = sc.map(|s| order.iter().map(|&i| s[i]).collect());
+        let skey = |r: usize| sorted_strata.as_ref().map_or(0, |s| s[r]);
+        let tkey = |r: usize| time_key(sorted_time[r]);
         let means: Vec<f64> = covariates.iter().map(|c| c.iter().sum::<f64>() / n as f64).collect();
         for (j, c) in covariates.iter().enumerate() {
             if c.iter().all(|&v| v == c[0]) {
@@ -293,7 +295,7 @@ impl CoxModel {
             p,
             names: names.to_vec(),
             xc,
-            time: order.iter().map(|&i| time[i]).collect(),
+            time: sorted_time,
             event: ev_sorted,
             weight: order.iter().map(|&i| weights.map_or(1.0, |w| w[i])).collect(),
             weighted: weights.is_some(),
@@ -390,6 +392,43 @@ impl CoxModel {
                 }
             }
         });
+        // Risk-set totals S0, S1 at each run (backward cumulative sums within strata).
+        let mut cs0 = vec![0.0; runs];
+        let mut cs1 = vec![0.0; runs * p];
+        for sidx in 0..self.strata.len() - 1 {
+            let (first_run, last_run) = self.runs_of_stratum(sidx);
+            let (mut s0, mut s1) = (0.0, vec![0.0; p]);
+            for run in (first_run..last_run).rev() {
+                let o = &sums[run * width..(run + 1) * width];
+                s0 += o[0];
+                for j in 0..p {
+                    s1[j] += o[4 + j];
+                }
+                cs0[run] = s0;
+                cs1[run * p..(run + 1) * p].copy_from_slice(&s1);
+            }
+        }
+        // Efron's sums over the tie index l = 0..d, φ_l = S0 − (l/d) D0, independent per run:
+        // [Σ ln φ, Σ 1/φ, Σ f/φ, Σ 1/φ², Σ f/φ², Σ f²/φ²] with f = l/d.
+        let mut efron = vec![0.0; runs * 6];
+        if ties == Ties::Efron {
+            efron.par_chunks_mut(6).enumerate().for_each(|(run, out)| {
+                let d = self.tie_starts[run + 1] - self.ev_starts[run];
+                let (s0, d0) = (cs0[run], sums[run * width + 1]);
+                let df = d as f64;
+                for l in 0..d {
+                    let f = l as f64 / df;
+                    let phi = s0 - f * d0;
+                    let inv = 1.0 / phi;
+                    out[0] += phi.ln();
+                    out[1] += inv;
+                    out[2] += f * inv;
+                    out[3] += inv * inv;
+                    out[4] += f * inv * inv;
+                    out[5] += f * f * inv * inv;
+                }
+            });
+        }
         let mut ll = 0.0;
         let mut u = vec![0.0; p];
         let mut outer = vec![0.0; p * p];
@@ -397,65 +436,45 @@ impl CoxModel {
         // and the extra coefficient for the run's events (Efron's removal).
         let mut run_c = vec![0.0; runs];
         let mut run_ev = vec![0.0; runs];
-        let mut s1 = vec![0.0; p];
-        for sidx in (0..self.strata.len() - 1).rev() {
-            let (first_run, last_run) = self.runs_of_stratum(sidx);
-            let mut s0 = 0.0;
-            s1.iter_mut().for_each(|v| *v = 0.0);
-            for run in (first_run..last_run).rev() {
-                let o = &sums[run * width..(run + 1) * width];
-                s0 += o[0];
-                for j in 0..p {
-                    s1[j] += o[4 + j];
-                }
-                let d = self.tie_starts[run + 1] - self.ev_starts[run];
-                if d == 0 {
-                    continue;
-                }
-                let (d0, wd) = (o[1], o[2]);
-                let d1 = &o[4 + p..4 + 2 * p];
-                let xw = &o[4 + 2 * p..4 + 3 * p];
-                ll += o[3];
-                for j in 0..p {
-                    u[j] += xw[j];
-                }
-                match ties {
-                    Ties::Breslow => {
-                        ll -= wd * (s0.ln() + shift);
-                        run_c[run] = wd / s0;
-                        for a in 0..p {
-                            let ma = s1[a] / s0;
-                            u[a] -= wd * ma;
-                            for b in 0..=a {
-                                outer[a * p + b] += wd * ma * s1[b] / s0;
-                            }
+        for run in 0..runs {
+            let d = self.tie_starts[run + 1] - self.ev_starts[run];
+            if d == 0 {
+                continue;
+            }
+            let o = &sums[run * width..(run + 1) * width];
+            let (s0, s1) = (cs0[run], &cs1[run * p..(run + 1) * p]);
+            let wd = o[2];
+            let d1 = &o[4 + p..4 + 2 * p];
+            let xw = &o[4 + 2 * p..4 + 3 * p];
+            ll += o[3];
+            for j in 0..p {
+                u[j] += xw[j];
+            }
+            match ties {
+                Ties::Breslow => {
+                    ll -= wd * (s0.ln() + shift);
+                    run_c[run] = wd / s0;
+                    for a in 0..p {
+                        let ma = s1[a] / s0;
+                        u[a] -= wd * ma;
+                        for b in 0..=a {
+                            outer[a * p + b] += wd * ma * s1[b] / s0;
                         }
                     }
-                    Ties::Efron => {
-                        // φ_l = S0 − (l/d) D0; the sums below are over l = 0..d.
-                        let df = d as f64;
-                        let (mut h0, mut h1, mut q0, mut q1, mut q2, mut lsum) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-                        for l in 0..d {
-                            let f = l as f64 / df;
-                            let phi = s0 - f * d0;
-                            let inv = 1.0 / phi;
-                            lsum += phi.ln();
-                            h0 += inv;
-                            h1 += f * inv;
-                            q0 += inv * inv;
-                            q1 += f * inv * inv;
-                            q2 += f * f * inv * inv;
-                        }
-                        let m = wd / df;
-                        ll -= m * (lsum + df * shift);
-                        run_c[run] = m * h0;
-                        run_ev[run] = -m * h1;
-                        for a in 0..p {
-                            u[a] -= m * (s1[a] * h0 - d1[a] * h1);
-                            for b in 0..=a {
-                                outer[a * p + b] +=
-                                    m * (s1[a] * s1[b] * q0 - (s1[a] * d1[b] + d1[a] * s1[b]) * q1 + d1[a] * d1[b] * q2);
-                            }
+                }
+                Ties::Efron => {
+                    let e = &efron[run * 6..run * 6 + 6];
+                    let (lsum, h0, h1, q0, q1, q2) = (e[0], e[1], e[2], e[3], e[4], e[5]);
+                    let df = d as f64;
+                    let m = wd / df;
+                    ll -= m * (lsum + df * shift);
+                    run_c[run] = m * h0;
+                    run_ev[run] = -m * h1;
+                    for a in 0..p {
+                        u[a] -= m * (s1[a] * h0 - d1[a] * h1);
+                        for b in 0..=a {
+                            outer[a * p + b] +=
+                                m * (s1[a] * s1[b] * q0 - (s1[a] * d1[b] + d1[a] * s1[b]) * q1 + d1[a] * d1[b] * q2);
                         }
                     }
                 }

@@ -151,6 +151,7 @@ pub(crate) fn time_key(t: f64) -> u64 {
 /// whose byte is the same for every row (for example the low mantissa bytes of
 /// integer day counts) are skipped, so typical survival data sort in a few linear
 /// passes. Stability makes the row index the final tie-break for free.
+#[cfg(test)]
 pub(crate) fn sort_rows(time: &[f64], event: Option<&[bool]>, groups: Option<&[u32]>) -> Vec<u32> {
     sort_rows_with_times(time, event, groups).0
 }
