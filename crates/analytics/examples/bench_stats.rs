@@ -51,7 +51,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // lifelines' `fit` computes the concordance lazily, so time the fit alone and with it.
     let (cox_t, fit) = time_it(repeats, || {
         let model = CoxModel::new(&time, &event, &x, &covs, None, None).expect("cox data");
-        model.fit(&CoxOptions { concordance: false, ..CoxOptions::default() }).expect("cox fit")
+        model
+            .fit(&CoxOptions {
+                concordance: false,
+                ..CoxOptions::default()
+            })
+            .expect("cox fit")
     });
     let (cox_c_t, fit_c) = time_it(repeats, || {
         let model = CoxModel::new(&time, &event, &x, &covs, None, None).expect("cox data");
@@ -62,9 +67,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let treat = ps.events("treated")?;
     let px = ps.numeric_columns(&covs)?;
     let (logit_t, _) = time_it(repeats, || {
-        analytics::stats::logistic::logistic_regression(&treat, &px, &covs, &Default::default()).expect("logistic")
+        analytics::stats::logistic::logistic_regression(&treat, &px, &covs, &Default::default())
+            .expect("logistic")
     });
-    let (psm_t, res) = time_it(repeats, || propensity_match(&treat, &px, &covs, &PsmOptions::default()).expect("psm"));
+    let (psm_t, res) = time_it(repeats, || {
+        propensity_match(&treat, &px, &covs, &PsmOptions::default()).expect("psm")
+    });
 
     let out = json!({
         "threads": rayon::current_num_threads(),

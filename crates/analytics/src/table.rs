@@ -26,7 +26,11 @@ impl Table {
     /// Builds a table from named columns of equal length.
     pub fn from_columns(columns: Vec<(String, Vec<String>)>) -> Result<Self> {
         let n_rows = columns.first().map_or(0, |c| c.1.len());
-        let mut t = Table { names: Vec::new(), columns: Vec::new(), n_rows };
+        let mut t = Table {
+            names: Vec::new(),
+            columns: Vec::new(),
+            n_rows,
+        };
         for (name, values) in columns {
             t.push_column(name, values)?;
         }
@@ -46,14 +50,19 @@ impl Table {
     /// Reads a CSV file with a header row.
     pub fn from_csv_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let file = std::fs::File::open(path)
-            .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        let file = std::fs::File::open(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_csv_reader(std::io::BufReader::new(file))
     }
 
     /// Reads CSV text with a header row from any reader.
     pub fn from_csv_reader<R: Read>(reader: R) -> Result<Self> {
-        let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(reader);
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(reader);
         let csv_err = |e: csv::Error| Error::Csv {
             line: e.position().map_or(0, |p| p.line()),
             message: e.to_string(),
@@ -76,7 +85,11 @@ impl Table {
             }
             n_rows += 1;
         }
-        Ok(Table { names, columns, n_rows })
+        Ok(Table {
+            names,
+            columns,
+            n_rows,
+        })
     }
 
     /// Number of data rows.
@@ -90,10 +103,13 @@ impl Table {
     }
 
     fn index_of(&self, name: &str) -> Result<usize> {
-        self.names.iter().position(|n| n == name).ok_or_else(|| Error::UnknownColumn {
-            column: name.to_string(),
-            available: self.names.join(", "),
-        })
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| Error::UnknownColumn {
+                column: name.to_string(),
+                available: self.names.join(", "),
+            })
     }
 
     /// Whether the table has a column of that name.
@@ -113,7 +129,11 @@ impl Table {
             .enumerate()
             .map(|(i, s)| {
                 if is_missing(s) {
-                    return Err(Error::MissingValue { column: name.to_string(), row: i + 1, line: i + 2 });
+                    return Err(Error::MissingValue {
+                        column: name.to_string(),
+                        row: i + 1,
+                        line: i + 2,
+                    });
                 }
                 match s.trim().parse::<f64>() {
                     Ok(v) if v.is_finite() => Ok(v),
@@ -142,12 +162,20 @@ impl Table {
                     return Ok(false);
                 }
                 if is_missing(t) {
-                    return Err(Error::MissingValue { column: name.to_string(), row: i + 1, line: i + 2 });
+                    return Err(Error::MissingValue {
+                        column: name.to_string(),
+                        row: i + 1,
+                        line: i + 2,
+                    });
                 }
                 match t.parse::<f64>() {
                     Ok(1.0) => Ok(true),
                     Ok(0.0) => Ok(false),
-                    Ok(v) => Err(Error::InvalidEvent { column: name.to_string(), row: i + 1, value: v }),
+                    Ok(v) => Err(Error::InvalidEvent {
+                        column: name.to_string(),
+                        row: i + 1,
+                        value: v,
+                    }),
                     Err(_) => Err(Error::NonNumeric {
                         column: name.to_string(),
                         row: i + 1,
@@ -168,7 +196,11 @@ impl Table {
     pub fn select_rows(&self, rows: &[usize]) -> Table {
         Table {
             names: self.names.clone(),
-            columns: self.columns.iter().map(|c| rows.iter().map(|&r| c[r].clone()).collect()).collect(),
+            columns: self
+                .columns
+                .iter()
+                .map(|c| rows.iter().map(|&r| c[r].clone()).collect())
+                .collect(),
             n_rows: rows.len(),
         }
     }
@@ -176,7 +208,11 @@ impl Table {
     /// Appends a column (replacing one of the same name).
     pub fn push_column(&mut self, name: String, values: Vec<String>) -> Result<()> {
         if values.len() != self.n_rows && !(self.names.is_empty() && self.n_rows == 0) {
-            return Err(Error::LengthMismatch { what: name, found: values.len(), expected: self.n_rows });
+            return Err(Error::LengthMismatch {
+                what: name,
+                found: values.len(),
+                expected: self.n_rows,
+            });
         }
         if self.names.is_empty() {
             self.n_rows = values.len();
@@ -193,27 +229,40 @@ impl Table {
     /// Writes the table as CSV.
     pub fn write_csv<W: Write>(&self, writer: W) -> Result<()> {
         let mut w = csv::Writer::from_writer(writer);
-        let io = |e: csv::Error| Error::Csv { line: 0, message: e.to_string() };
+        let io = |e: csv::Error| Error::Csv {
+            line: 0,
+            message: e.to_string(),
+        };
         w.write_record(&self.names).map_err(io)?;
         for r in 0..self.n_rows {
-            w.write_record(self.columns.iter().map(|c| c[r].as_str())).map_err(io)?;
+            w.write_record(self.columns.iter().map(|c| c[r].as_str()))
+                .map_err(io)?;
         }
-        w.flush().map_err(|source| Error::Io { path: "<csv writer>".into(), source })?;
+        w.flush().map_err(|source| Error::Io {
+            path: "<csv writer>".into(),
+            source,
+        })?;
         Ok(())
     }
 
     /// Writes the table as a CSV file.
     pub fn write_csv_path(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let file = std::fs::File::create(path)
-            .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        let file = std::fs::File::create(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         self.write_csv(std::io::BufWriter::new(file))
     }
 }
 
 /// Formats a number so that it parses back to the same value (shortest round-trip form).
 pub fn format_number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
 }
 
 #[cfg(test)]
@@ -231,20 +280,42 @@ mod tests {
         assert_eq!(tab.n_rows(), 3);
         assert_eq!(tab.text("grp").unwrap(), ["a", "b", "a"]);
         let e = tab.numeric("time").unwrap_err().to_string();
-        assert_eq!(e, "non-numeric value `x` in column `time` at row 2 (line 3)");
+        assert_eq!(
+            e,
+            "non-numeric value `x` in column `time` at row 2 (line 3)"
+        );
         let e = tab.numeric("nope").unwrap_err().to_string();
-        assert!(e.contains("unknown column `nope`") && e.contains("id, time, event, grp"), "{e}");
+        assert!(
+            e.contains("unknown column `nope`") && e.contains("id, time, event, grp"),
+            "{e}"
+        );
         assert_eq!(tab.events("event").unwrap(), [true, false, true]);
         let tab2 = t("time\n1\nNA\n");
-        assert!(matches!(tab2.numeric("time"), Err(Error::MissingValue { row: 2, line: 3, .. })));
+        assert!(matches!(
+            tab2.numeric("time"),
+            Err(Error::MissingValue {
+                row: 2,
+                line: 3,
+                ..
+            })
+        ));
         let tab3 = t("e\n1\n2\n");
-        assert!(matches!(tab3.events("e"), Err(Error::InvalidEvent { row: 2, .. })));
+        assert!(matches!(
+            tab3.events("e"),
+            Err(Error::InvalidEvent { row: 2, .. })
+        ));
     }
 
     #[test]
     fn ragged_and_duplicate_headers_are_errors() {
-        assert!(matches!(Table::from_csv_reader("a,b\n1\n".as_bytes()), Err(Error::Csv { .. })));
-        assert!(matches!(Table::from_csv_reader("a,a\n1,2\n".as_bytes()), Err(Error::DuplicateColumn { .. })));
+        assert!(matches!(
+            Table::from_csv_reader("a,b\n1\n".as_bytes()),
+            Err(Error::Csv { .. })
+        ));
+        assert!(matches!(
+            Table::from_csv_reader("a,a\n1,2\n".as_bytes()),
+            Err(Error::DuplicateColumn { .. })
+        ));
     }
 
     #[test]
@@ -255,7 +326,9 @@ mod tests {
         for len in 0..400 {
             let mut bytes = Vec::with_capacity(len);
             for _ in 0..len {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 bytes.push(alphabet[(s >> 33) as usize % alphabet.len()]);
             }
             if let Ok(t) = Table::from_csv_reader(bytes.as_slice()) {
@@ -272,7 +345,8 @@ mod tests {
     #[test]
     fn round_trips_through_csv() {
         let mut tab = t("a,b\n1,\"x,y\"\n2.5,z\n");
-        tab.push_column("c".into(), vec!["p".into(), "q".into()]).unwrap();
+        tab.push_column("c".into(), vec!["p".into(), "q".into()])
+            .unwrap();
         let sel = tab.select_rows(&[1, 0, 1]);
         let mut out = Vec::new();
         sel.write_csv(&mut out).unwrap();

@@ -32,7 +32,10 @@ impl Ties {
         match s {
             "efron" => Ok(Self::Efron),
             "breslow" => Ok(Self::Breslow),
-            _ => Err(Error::InvalidOption { option: "ties", message: format!("expected efron or breslow, got `{s}`") }),
+            _ => Err(Error::InvalidOption {
+                option: "ties",
+                message: format!("expected efron or breslow, got `{s}`"),
+            }),
         }
     }
 }
@@ -54,7 +57,13 @@ pub struct CoxOptions {
 
 impl Default for CoxOptions {
     fn default() -> Self {
-        CoxOptions { ties: Ties::Efron, robust: false, alpha: 0.05, max_iter: 50, concordance: true }
+        CoxOptions {
+            ties: Ties::Efron,
+            robust: false,
+            alpha: 0.05,
+            max_iter: 50,
+            concordance: true,
+        }
     }
 }
 
@@ -90,7 +99,11 @@ pub struct ChiSquareTest {
 
 impl ChiSquareTest {
     fn new(statistic: f64, df: usize) -> Self {
-        ChiSquareTest { statistic, df, p: dist::chi2_sf(statistic, df as f64) }
+        ChiSquareTest {
+            statistic,
+            df,
+            p: dist::chi2_sf(statistic, df as f64),
+        }
     }
 
     fn to_json(self) -> Value {
@@ -221,26 +234,48 @@ impl CoxModel {
         let n = time.len();
         let p = covariates.len();
         if p == 0 {
-            return Err(Error::InvalidOption { option: "covariates", message: "at least one covariate is required".into() });
+            return Err(Error::InvalidOption {
+                option: "covariates",
+                message: "at least one covariate is required".into(),
+            });
         }
         if names.len() != p {
-            return Err(Error::LengthMismatch { what: "covariate names".into(), found: names.len(), expected: p });
+            return Err(Error::LengthMismatch {
+                what: "covariate names".into(),
+                found: names.len(),
+                expected: p,
+            });
         }
         for (c, name) in covariates.iter().zip(names) {
             if c.len() != n {
-                return Err(Error::LengthMismatch { what: format!("covariate `{name}`"), found: c.len(), expected: n });
+                return Err(Error::LengthMismatch {
+                    what: format!("covariate `{name}`"),
+                    found: c.len(),
+                    expected: n,
+                });
             }
             if let Some(i) = c.iter().position(|v| !v.is_finite()) {
-                return Err(Error::InvalidValue { what: format!("covariate `{name}`"), row: i + 1, message: "not finite".into() });
+                return Err(Error::InvalidValue {
+                    what: format!("covariate `{name}`"),
+                    row: i + 1,
+                    message: "not finite".into(),
+                });
             }
         }
         if let Some(s) = strata
-            && s.len() != n {
-                return Err(Error::LengthMismatch { what: "strata".into(), found: s.len(), expected: n });
-            }
+            && s.len() != n
+        {
+            return Err(Error::LengthMismatch {
+                what: "strata".into(),
+                found: s.len(),
+                expected: n,
+            });
+        }
         let events = event.iter().filter(|&&e| e).count();
         if events == 0 {
-            return Err(Error::NoEvents { context: String::new() });
+            return Err(Error::NoEvents {
+                context: String::new(),
+            });
         }
         let sc = strata.map(|s| s.codes());
         let (order, sorted_time) = super::sort_rows_with_times(time, Some(event), sc);
@@ -248,10 +283,15 @@ impl CoxModel {
         let sorted_strata: Option<Vec<u32>> = sc.map(|s| order.iter().map(|&i| s[i]).collect());
         let skey = |r: usize| sorted_strata.as_ref().map_or(0, |s| s[r]);
         let tkey = |r: usize| time_key(sorted_time[r]);
-        let means: Vec<f64> = covariates.iter().map(|c| c.iter().sum::<f64>() / n as f64).collect();
+        let means: Vec<f64> = covariates
+            .iter()
+            .map(|c| c.iter().sum::<f64>() / n as f64)
+            .collect();
         for (j, c) in covariates.iter().enumerate() {
             if c.iter().all(|&v| v == c[0]) {
-                return Err(Error::Singular { hint: format!("covariate `{}` is constant", names[j]) });
+                return Err(Error::Singular {
+                    hint: format!("covariate `{}` is constant", names[j]),
+                });
             }
         }
         // Scatter (sequential reads, writes into one stream per tie run) rather than
@@ -271,7 +311,10 @@ impl CoxModel {
                 col
             })
             .collect();
-        let xc_sd: Vec<f64> = xc.par_iter().map(|c| (c.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt()).collect();
+        let xc_sd: Vec<f64> = xc
+            .par_iter()
+            .map(|c| (c.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt())
+            .collect();
         let mut bounds = vec![0];
         let mut tie_starts = vec![0];
         for r in 1..n {
@@ -297,7 +340,10 @@ impl CoxModel {
             xc,
             time: sorted_time,
             event: ev_sorted,
-            weight: order.iter().map(|&i| weights.map_or(1.0, |w| w[i])).collect(),
+            weight: order
+                .iter()
+                .map(|&i| weights.map_or(1.0, |w| w[i]))
+                .collect(),
             weighted: weights.is_some(),
             strata: bounds,
             sd: xc_sd,
@@ -370,15 +416,26 @@ impl CoxModel {
     fn evaluate(&self, beta: &[f64], ties: Ties) -> Eval {
         let p = self.p;
         let eta = self.eta(beta);
-        let shift = eta.par_iter().cloned().reduce(|| f64::NEG_INFINITY, f64::max);
-        let risk: Vec<f64> = eta.par_iter().zip(self.weight.par_iter()).map(|(e, w)| w * (e - shift).exp()).collect();
+        let shift = eta
+            .par_iter()
+            .cloned()
+            .reduce(|| f64::NEG_INFINITY, f64::max);
+        let risk: Vec<f64> = eta
+            .par_iter()
+            .zip(self.weight.par_iter())
+            .map(|(e, w)| w * (e - shift).exp())
+            .collect();
         let runs = self.tie_starts.len() - 1;
         // Per run (in parallel): Σ risk, Σ risk·x over all rows; over its events:
         // count, Σ w, Σ risk, Σ risk·x, Σ w·x, Σ w·η. Layout per run: [s0, d0, wd, wη, s1.., d1.., xw..].
         let width = 4 + 3 * p;
         let mut sums = vec![0.0; runs * width];
         sums.par_chunks_mut(width).enumerate().for_each(|(r, out)| {
-            let (lo, ev, hi) = (self.tie_starts[r], self.ev_starts[r], self.tie_starts[r + 1]);
+            let (lo, ev, hi) = (
+                self.tie_starts[r],
+                self.ev_starts[r],
+                self.tie_starts[r + 1],
+            );
             out[0] = risk[lo..hi].iter().sum();
             out[1] = risk[ev..hi].iter().sum();
             out[2] = self.weight[ev..hi].iter().sum();
@@ -473,8 +530,9 @@ impl CoxModel {
                     for a in 0..p {
                         u[a] -= m * (s1[a] * h0 - d1[a] * h1);
                         for b in 0..=a {
-                            outer[a * p + b] +=
-                                m * (s1[a] * s1[b] * q0 - (s1[a] * d1[b] + d1[a] * s1[b]) * q1 + d1[a] * d1[b] * q2);
+                            outer[a * p + b] += m
+                                * (s1[a] * s1[b] * q0 - (s1[a] * d1[b] + d1[a] * s1[b]) * q1
+                                    + d1[a] * d1[b] * q2);
                         }
                     }
                 }
@@ -492,7 +550,9 @@ impl CoxModel {
             }
         }
         let mut coef = vec![0.0; self.n];
-        let run_ranges: Vec<(usize, usize)> = (0..runs).map(|r| (self.tie_starts[r], self.tie_starts[r + 1])).collect();
+        let run_ranges: Vec<(usize, usize)> = (0..runs)
+            .map(|r| (self.tie_starts[r], self.tie_starts[r + 1]))
+            .collect();
         coef.par_chunks_mut(CHUNK).enumerate().for_each(|(k, out)| {
             let lo = k * CHUNK;
             let hi = lo + out.len();
@@ -501,7 +561,11 @@ impl CoxModel {
                 while run_ranges[run].1 <= i {
                     run += 1;
                 }
-                let extra = if i >= self.ev_starts[run] { run_ev[run] } else { 0.0 };
+                let extra = if i >= self.ev_starts[run] {
+                    run_ev[run]
+                } else {
+                    0.0
+                };
                 out[i - lo] = risk[i] * (cum[run] + extra);
             }
         });
@@ -520,12 +584,18 @@ impl CoxModel {
     /// The half-open range of tie runs belonging to stratum `sidx`.
     fn runs_of_stratum(&self, sidx: usize) -> (usize, usize) {
         let (lo, hi) = (self.strata[sidx], self.strata[sidx + 1]);
-        (self.tie_starts.partition_point(|&s| s < lo), self.tie_starts.partition_point(|&s| s < hi))
+        (
+            self.tie_starts.partition_point(|&s| s < lo),
+            self.tie_starts.partition_point(|&s| s < hi),
+        )
     }
 
     fn solve(&self, info: &[f64], u: &[f64]) -> Result<(linalg::Cholesky, Vec<f64>)> {
         let chol = linalg::cholesky(info, self.p).map_err(|j| Error::Singular {
-            hint: format!("covariate `{}` is collinear with the others (or has no variation among events)", self.names[j]),
+            hint: format!(
+                "covariate `{}` is collinear with the others (or has no variation among events)",
+                self.names[j]
+            ),
         })?;
         let step = chol.solve(u);
         Ok((chol, step))
@@ -546,7 +616,11 @@ impl CoxModel {
         loop {
             if iterations >= opts.max_iter {
                 let last = step.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-                return Err(Error::NotConverged { model: "cox regression", iterations, last_change: last });
+                return Err(Error::NotConverged {
+                    model: "cox regression",
+                    iterations,
+                    last_change: last,
+                });
             }
             iterations += 1;
             let mut scale = 1.0;
@@ -559,14 +633,22 @@ impl CoxModel {
                 }
                 scale *= 0.5;
                 if scale < 1e-8 {
-                    return Err(Error::NotConverged { model: "cox regression", iterations, last_change: scale });
+                    return Err(Error::NotConverged {
+                        model: "cox regression",
+                        iterations,
+                        last_change: scale,
+                    });
                 }
             };
             let change = (next.ll - cur.ll).abs();
             let max_step = step.iter().fold(0.0f64, |m, v| m.max(scale * v.abs()));
             cur = next;
             if beta.iter().any(|b| b.abs() > 1e6) {
-                return Err(Error::NotConverged { model: "cox regression (monotone likelihood: a covariate separates events)", iterations, last_change: max_step });
+                return Err(Error::NotConverged {
+                    model: "cox regression (monotone likelihood: a covariate separates events)",
+                    iterations,
+                    last_change: max_step,
+                });
             }
             let (_, s) = self.solve(&cur.info, &cur.u)?;
             step = s;
@@ -574,7 +656,10 @@ impl CoxModel {
             // coefficient by less than 1e-7 per SD of its covariate, applying it
             // leaves an error of order 1e-14, and the information at the current
             // point differs from that at the optimum by a relative O(1e-7) at most.
-            let next_step = step.iter().zip(&self.sd).fold(0.0f64, |m, (v, sd)| m.max((v * sd).abs()));
+            let next_step = step
+                .iter()
+                .zip(&self.sd)
+                .fold(0.0f64, |m, (v, sd)| m.max((v * sd).abs()));
             if next_step < 1e-7 || (change < 1e-13 * cur.ll.abs().max(1.0) && next_step < 1e-5) {
                 for (b, s) in beta.iter_mut().zip(&step) {
                     *b += s;
@@ -584,7 +669,11 @@ impl CoxModel {
         }
         let (chol, _) = self.solve(&cur.info, &cur.u)?;
         let variance = chol.inverse();
-        let robust_variance = if opts.robust { Some(self.sandwich(&beta, &variance)) } else { None };
+        let robust_variance = if opts.robust {
+            Some(self.sandwich(&beta, &variance))
+        } else {
+            None
+        };
         let v_used = robust_variance.as_ref().unwrap_or(&variance);
         let z = dist::norm_ppf(1.0 - opts.alpha / 2.0);
         let coefficients = (0..p)
@@ -616,7 +705,11 @@ impl CoxModel {
             lr_test: ChiSquareTest::new(2.0 * (cur.ll - loglik_null), p),
             wald_test: ChiSquareTest::new(wald, p),
             score_test: ChiSquareTest::new(score_stat, p),
-            concordance: if opts.concordance { self.concordance(&beta) } else { None },
+            concordance: if opts.concordance {
+                self.concordance(&beta)
+            } else {
+                None
+            },
             variance,
             robust_variance,
             n: self.n,
@@ -719,7 +812,9 @@ impl CoxModel {
         for sidx in 0..self.strata.len() - 1 {
             let (lo, hi) = (self.strata[sidx], self.strata[sidx + 1]);
             // Dense ranks of η within the stratum (equal η share a rank).
-            let mut by_eta: Vec<(u64, u32)> = (lo..hi).map(|i| (order_key(eta[i]), (i - lo) as u32)).collect();
+            let mut by_eta: Vec<(u64, u32)> = (lo..hi)
+                .map(|i| (order_key(eta[i]), (i - lo) as u32))
+                .collect();
             by_eta.par_sort_unstable();
             let mut rank = vec![0u32; hi - lo];
             let mut r = 0u32;
@@ -789,7 +884,11 @@ impl CoxModel {
         let mut xi = vec![0.0; p];
         let eta = self.eta(beta);
         let shift = eta.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let risk: Vec<f64> = eta.iter().zip(&self.weight).map(|(e, w)| w * (e - shift).exp()).collect();
+        let risk: Vec<f64> = eta
+            .iter()
+            .zip(&self.weight)
+            .map(|(e, w)| w * (e - shift).exp())
+            .collect();
         let mut res = vec![0.0; self.events * p];
         let mut times = vec![0.0; self.events];
         let mut ev_idx = self.events;
@@ -866,9 +965,22 @@ impl CoxModel {
             TimeTransform::Identity => times.clone(),
             TimeTransform::Log => times.iter().map(|t| t.ln()).collect(),
             TimeTransform::Km => {
-                let w = if self.weighted { Some(self.weight.as_slice()) } else { None };
-                let km = super::km::kaplan_meier_weighted(&self.time, &self.event, w, None, &super::km::KmOptions::default())?;
-                times.iter().map(|&t| 1.0 - km.groups[0].survival_at(t)).collect()
+                let w = if self.weighted {
+                    Some(self.weight.as_slice())
+                } else {
+                    None
+                };
+                let km = super::km::kaplan_meier_weighted(
+                    &self.time,
+                    &self.event,
+                    w,
+                    None,
+                    &super::km::KmOptions::default(),
+                )?;
+                times
+                    .iter()
+                    .map(|&t| 1.0 - km.groups[0].survival_at(t))
+                    .collect()
             }
         };
         let gm = g.iter().sum::<f64>() / g.len() as f64;
@@ -885,7 +997,11 @@ impl CoxModel {
             .map(|j| {
                 let se = fit.coefficients[j].se;
                 let stat = num[j] * num[j] / (d * se * se * gss);
-                PhTestRow { name: self.names[j].clone(), statistic: stat, p: dist::chi2_sf(stat, 1.0) }
+                PhTestRow {
+                    name: self.names[j].clone(),
+                    statistic: stat,
+                    p: dist::chi2_sf(stat, 1.0),
+                }
             })
             .collect())
     }
@@ -929,7 +1045,11 @@ impl CoxFit {
             "{:<16} {:>10} {:>10} {:>10} {:>22} {:>8} {:>10}",
             "covariate",
             "coef",
-            if self.options.robust { "robust se" } else { "se" },
+            if self.options.robust {
+                "robust se"
+            } else {
+                "se"
+            },
             "HR",
             format!("HR {level}% CI"),
             "z",
@@ -948,10 +1068,24 @@ impl CoxFit {
                 c.p
             );
         }
-        let conc = self.concordance.map_or_else(|| "n/a".to_string(), |c| format!("{c:.4}"));
-        let _ = writeln!(s, "\nn = {}, events = {}, log partial likelihood = {:.4}, concordance = {conc}", self.n, self.events, self.loglik);
-        for (name, t) in [("likelihood ratio", self.lr_test), ("wald", self.wald_test), ("score (log-rank)", self.score_test)] {
-            let _ = writeln!(s, "{name} test: {:.4} on {} df, p = {:.3e}", t.statistic, t.df, t.p);
+        let conc = self
+            .concordance
+            .map_or_else(|| "n/a".to_string(), |c| format!("{c:.4}"));
+        let _ = writeln!(
+            s,
+            "\nn = {}, events = {}, log partial likelihood = {:.4}, concordance = {conc}",
+            self.n, self.events, self.loglik
+        );
+        for (name, t) in [
+            ("likelihood ratio", self.lr_test),
+            ("wald", self.wald_test),
+            ("score (log-rank)", self.score_test),
+        ] {
+            let _ = writeln!(
+                s,
+                "{name} test: {:.4} on {} df, p = {:.3e}",
+                t.statistic, t.df, t.p
+            );
         }
         s
     }
@@ -963,7 +1097,15 @@ mod tests {
     use super::*;
 
     fn model(ties_data: bool) -> (Vec<f64>, Vec<bool>, Vec<Vec<f64>>) {
-        let t: Vec<f64> = (0..40).map(|i| if ties_data { ((i * 7) % 11) as f64 + 1.0 } else { i as f64 * 1.37 % 23.0 + 0.1 }).collect();
+        let t: Vec<f64> = (0..40)
+            .map(|i| {
+                if ties_data {
+                    ((i * 7) % 11) as f64 + 1.0
+                } else {
+                    i as f64 * 1.37 % 23.0 + 0.1
+                }
+            })
+            .collect();
         let e: Vec<bool> = (0..40).map(|i| i % 4 != 0).collect();
         let x1: Vec<f64> = (0..40).map(|i| ((i * 13) % 7) as f64 / 3.0).collect();
         let x2: Vec<f64> = (0..40).map(|i| (i % 2) as f64).collect();
@@ -976,7 +1118,12 @@ mod tests {
         let names = vec!["a".to_string(), "b".to_string()];
         for ties in [Ties::Efron, Ties::Breslow] {
             let m = CoxModel::new(&t, &e, &x, &names, None, None).unwrap();
-            let fit = m.fit(&CoxOptions { ties, ..CoxOptions::default() }).unwrap();
+            let fit = m
+                .fit(&CoxOptions {
+                    ties,
+                    ..CoxOptions::default()
+                })
+                .unwrap();
             let beta: Vec<f64> = fit.coefficients.iter().map(|c| c.coef).collect();
             let ev = m.evaluate(&beta, ties);
             assert!(ev.u.iter().all(|u| u.abs() < 1e-9), "{:?}", ev.u);
@@ -990,13 +1137,19 @@ mod tests {
                 let (up, um) = (m.evaluate(&bp, ties).u, m.evaluate(&bm, ties).u);
                 for k in 0..2 {
                     let num = -(up[k] - um[k]) / (2.0 * h);
-                    assert!((num - ev.info[k * 2 + j]).abs() < 1e-5, "{ties:?} {num} {}", ev.info[k * 2 + j]);
+                    assert!(
+                        (num - ev.info[k * 2 + j]).abs() < 1e-5,
+                        "{ties:?} {num} {}",
+                        ev.info[k * 2 + j]
+                    );
                 }
                 // And the log-likelihood's derivative gives the score.
                 let (lp, lm) = (m.evaluate(&bp, ties).ll, m.evaluate(&bm, ties).ll);
                 assert!(((lp - lm) / (2.0 * h) - ev.u[j]).abs() < 1e-5);
             }
-            assert!(fit.lr_test.statistic >= 0.0 && fit.concordance.is_some_and(|c| c > 0.0 && c < 1.0));
+            assert!(
+                fit.lr_test.statistic >= 0.0 && fit.concordance.is_some_and(|c| c > 0.0 && c < 1.0)
+            );
         }
     }
 
@@ -1004,17 +1157,29 @@ mod tests {
     fn strata_of_one_equal_unstratified_and_errors_are_clear() {
         let (t, e, x) = model(false);
         let names = vec!["a".to_string(), "b".to_string()];
-        let plain = CoxModel::new(&t, &e, &x, &names, None, None).unwrap().fit(&CoxOptions::default()).unwrap();
+        let plain = CoxModel::new(&t, &e, &x, &names, None, None)
+            .unwrap()
+            .fit(&CoxOptions::default())
+            .unwrap();
         let s = Groups::single(t.len(), "s");
-        let strat = CoxModel::new(&t, &e, &x, &names, Some(&s), None).unwrap().fit(&CoxOptions::default()).unwrap();
+        let strat = CoxModel::new(&t, &e, &x, &names, Some(&s), None)
+            .unwrap()
+            .fit(&CoxOptions::default())
+            .unwrap();
         assert_eq!(plain.coefficients, strat.coefficients);
         let constant = vec![vec![1.0; t.len()]];
-        assert!(matches!(CoxModel::new(&t, &e, &constant, &names[..1], None, None), Err(Error::Singular { .. })));
+        assert!(matches!(
+            CoxModel::new(&t, &e, &constant, &names[..1], None, None),
+            Err(Error::Singular { .. })
+        ));
         let coll = vec![x[0].clone(), x[0].iter().map(|v| 2.0 * v + 1.0).collect()];
         let m = CoxModel::new(&t, &e, &coll, &names, None, None).unwrap();
         let err = m.fit(&CoxOptions::default()).unwrap_err().to_string();
         assert!(err.contains("singular") && err.contains("`b`"), "{err}");
-        assert!(matches!(CoxModel::new(&t, &vec![false; t.len()], &x, &names, None, None), Err(Error::NoEvents { .. })));
+        assert!(matches!(
+            CoxModel::new(&t, &vec![false; t.len()], &x, &names, None, None),
+            Err(Error::NoEvents { .. })
+        ));
         let j = plain.to_json();
         assert_eq!(j["coefficients"][1]["name"], "b");
         assert!(plain.render_table().contains("concordance"));

@@ -15,21 +15,43 @@ use crate::{Result, Table};
 
 /// `analyze km`: Kaplan–Meier by optional group, with numbers at risk at `at`.
 /// `ci` is `loglog` (default), `log` or `plain`.
-pub fn km(table: &Table, time: &str, event: &str, group: Option<&str>, at: &[f64], ci: &str) -> Result<KmFit> {
+pub fn km(
+    table: &Table,
+    time: &str,
+    event: &str,
+    group: Option<&str>,
+    at: &[f64],
+    ci: &str,
+) -> Result<KmFit> {
     let t = table.numeric(time)?;
     let e = table.events(event)?;
-    let g = group.map(|g| table.text(g).map(Groups::from_labels)).transpose()?;
-    let opts = KmOptions { ci: CiTransform::parse(ci)?, alpha: 0.05, at: at.to_vec() };
+    let g = group
+        .map(|g| table.text(g).map(Groups::from_labels))
+        .transpose()?;
+    let opts = KmOptions {
+        ci: CiTransform::parse(ci)?,
+        alpha: 0.05,
+        at: at.to_vec(),
+    };
     kaplan_meier(&t, &e, g.as_ref(), &opts)
 }
 
 /// `analyze logrank`: k-group test, optionally stratified; `weighting` is
 /// `logrank` (default), `wilcoxon`, `tarone-ware` or `peto`.
-pub fn logrank(table: &Table, time: &str, event: &str, group: &str, strata: Option<&str>, weighting: &str) -> Result<LogRankResult> {
+pub fn logrank(
+    table: &Table,
+    time: &str,
+    event: &str,
+    group: &str,
+    strata: Option<&str>,
+    weighting: &str,
+) -> Result<LogRankResult> {
     let t = table.numeric(time)?;
     let e = table.events(event)?;
     let g = Groups::from_labels(table.text(group)?);
-    let s = strata.map(|s| table.text(s).map(Groups::from_labels)).transpose()?;
+    let s = strata
+        .map(|s| table.text(s).map(Groups::from_labels))
+        .transpose()?;
     logrank_test(&t, &e, &g, s.as_ref(), Weighting::parse(weighting)?)
 }
 
@@ -47,16 +69,27 @@ pub fn cox(
     let t = table.numeric(time)?;
     let e = table.events(event)?;
     let x = table.numeric_columns(covariates)?;
-    let s = strata.map(|s| table.text(s).map(Groups::from_labels)).transpose()?;
+    let s = strata
+        .map(|s| table.text(s).map(Groups::from_labels))
+        .transpose()?;
     let model = CoxModel::new(&t, &e, &x, covariates, s.as_ref(), None)?;
-    let fit = model.fit(&CoxOptions { ties: Ties::parse(ties)?, robust, ..CoxOptions::default() })?;
+    let fit = model.fit(&CoxOptions {
+        ties: Ties::parse(ties)?,
+        robust,
+        ..CoxOptions::default()
+    })?;
     Ok((model, fit))
 }
 
 /// `analyze psm`: logistic propensity model, greedy matching on the logit,
 /// balance before/after. Write `result.matched_table(table)?` with
 /// [`Table::write_csv_path`] for `--out`.
-pub fn psm(table: &Table, treatment: &str, covariates: &[String], opts: &PsmOptions) -> Result<PsmResult> {
+pub fn psm(
+    table: &Table,
+    treatment: &str,
+    covariates: &[String],
+    opts: &PsmOptions,
+) -> Result<PsmResult> {
     let tr = table.events(treatment)?;
     let x = table.numeric_columns(covariates)?;
     propensity_match(&tr, &x, covariates, opts)
@@ -65,15 +98,25 @@ pub fn psm(table: &Table, treatment: &str, covariates: &[String], opts: &PsmOpti
 /// Proportion of a 0/1 `outcome` column by optional group, with Wilson intervals.
 pub fn rate(table: &Table, outcome: &str, group: Option<&str>) -> Result<RateTable> {
     let y = table.events(outcome)?;
-    let g = group.map(|g| table.text(g).map(Groups::from_labels)).transpose()?;
+    let g = group
+        .map(|g| table.text(g).map(Groups::from_labels))
+        .transpose()?;
     proportions(&y, g.as_ref(), 0.05)
 }
 
 /// Mortality within `horizon` time units (e.g. 30-day mortality) by optional group.
-pub fn mortality(table: &Table, time: &str, event: &str, horizon: f64, group: Option<&str>) -> Result<RateTable> {
+pub fn mortality(
+    table: &Table,
+    time: &str,
+    event: &str,
+    horizon: f64,
+    group: Option<&str>,
+) -> Result<RateTable> {
     let t = table.numeric(time)?;
     let e = table.events(event)?;
-    let g = group.map(|g| table.text(g).map(Groups::from_labels)).transpose()?;
+    let g = group
+        .map(|g| table.text(g).map(Groups::from_labels))
+        .transpose()?;
     mortality_within(&t, &e, horizon, g.as_ref(), 0.05)
 }
 
@@ -91,26 +134,68 @@ mod tests {
         let k = km(&t, "time", "event", Some("arm"), &[0.0, 10.0], "plain").unwrap();
         let j = k.to_json();
         assert_eq!(j.as_array().unwrap().len(), 2);
-        for key in ["name", "n", "events", "median", "median_ci", "table", "at_risk_at"] {
+        for key in [
+            "name",
+            "n",
+            "events",
+            "median",
+            "median_ci",
+            "table",
+            "at_risk_at",
+        ] {
             assert!(j[0].get(key).is_some(), "km json lacks {key}");
         }
-        for key in ["time", "at_risk", "events", "censored", "survival", "ci_lower", "ci_upper"] {
-            assert!(j[0]["table"][0].get(key).is_some(), "km table row lacks {key}");
+        for key in [
+            "time", "at_risk", "events", "censored", "survival", "ci_lower", "ci_upper",
+        ] {
+            assert!(
+                j[0]["table"][0].get(key).is_some(),
+                "km table row lacks {key}"
+            );
         }
-        let l = logrank(&t, "time", "event", "arm", Some("site"), "wilcoxon").unwrap().to_json();
+        let l = logrank(&t, "time", "event", "arm", Some("site"), "wilcoxon")
+            .unwrap()
+            .to_json();
         assert!(l["statistic"].is_number() && l["df"] == 1 && l["p"].is_number());
-        let (_, c) = cox(&t, "time", "event", &["age".to_string()], "breslow", None, true).unwrap();
+        let (_, c) = cox(
+            &t,
+            "time",
+            "event",
+            &["age".to_string()],
+            "breslow",
+            None,
+            true,
+        )
+        .unwrap();
         let cj = c.to_json();
         for key in ["name", "coef", "se", "hr", "hr_ci", "z", "p"] {
-            assert!(cj["coefficients"][0].get(key).is_some(), "cox json lacks {key}");
+            assert!(
+                cj["coefficients"][0].get(key).is_some(),
+                "cox json lacks {key}"
+            );
         }
         assert!(cj["loglik"].is_number() && cj["concordance"].is_number());
         assert_eq!(rate(&t, "event", Some("arm")).unwrap().rates.len(), 3);
-        assert_eq!(mortality(&t, "time", "event", 10.0, None).unwrap().rates[0].events, 4);
+        assert_eq!(
+            mortality(&t, "time", "event", 10.0, None).unwrap().rates[0].events,
+            4
+        );
         let e = km(&t, "time", "nope", None, &[], "loglog").unwrap_err();
         assert!(matches!(e, Error::UnknownColumn { .. }), "{e}");
-        let e = cox(&t, "time", "event", &["site".to_string()], "efron", None, false).unwrap_err();
-        assert_eq!(e.to_string(), "non-numeric value `x` in column `site` at row 1 (line 2)");
+        let e = cox(
+            &t,
+            "time",
+            "event",
+            &["site".to_string()],
+            "efron",
+            None,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "non-numeric value `x` in column `site` at row 1 (line 2)"
+        );
         assert!(km(&t, "time", "event", None, &[], "bogus").is_err());
     }
 }

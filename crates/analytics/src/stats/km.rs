@@ -29,7 +29,10 @@ impl CiTransform {
             "loglog" | "log-log" => Ok(Self::LogLog),
             "log" => Ok(Self::Log),
             "plain" | "linear" => Ok(Self::Plain),
-            _ => Err(Error::InvalidOption { option: "ci", message: format!("expected loglog, log or plain, got `{s}`") }),
+            _ => Err(Error::InvalidOption {
+                option: "ci",
+                message: format!("expected loglog, log or plain, got `{s}`"),
+            }),
         }
     }
 
@@ -56,7 +59,11 @@ pub struct KmOptions {
 
 impl Default for KmOptions {
     fn default() -> Self {
-        KmOptions { ci: CiTransform::LogLog, alpha: 0.05, at: Vec::new() }
+        KmOptions {
+            ci: CiTransform::LogLog,
+            alpha: 0.05,
+            at: Vec::new(),
+        }
     }
 }
 
@@ -115,7 +122,11 @@ impl KmGroup {
     /// Survival at time `t` (right-continuous step function).
     pub fn survival_at(&self, t: f64) -> f64 {
         let idx = self.table.partition_point(|r| r.time <= t);
-        if idx == 0 { 1.0 } else { self.table[idx - 1].survival }
+        if idx == 0 {
+            1.0
+        } else {
+            self.table[idx - 1].survival
+        }
     }
 }
 
@@ -131,7 +142,12 @@ pub struct KmFit {
 }
 
 /// Fits Kaplan–Meier curves; `groups = None` fits one curve called `all`.
-pub fn kaplan_meier(time: &[f64], event: &[bool], groups: Option<&Groups>, opts: &KmOptions) -> Result<KmFit> {
+pub fn kaplan_meier(
+    time: &[f64],
+    event: &[bool],
+    groups: Option<&Groups>,
+    opts: &KmOptions,
+) -> Result<KmFit> {
     kaplan_meier_weighted(time, event, None, groups, opts)
 }
 
@@ -148,12 +164,20 @@ pub fn kaplan_meier_weighted(
 ) -> Result<KmFit> {
     check_survival_input(time, event, weights)?;
     if !(opts.alpha > 0.0 && opts.alpha < 1.0) {
-        return Err(Error::InvalidOption { option: "alpha", message: format!("must be in (0, 1), got {}", opts.alpha) });
+        return Err(Error::InvalidOption {
+            option: "alpha",
+            message: format!("must be in (0, 1), got {}", opts.alpha),
+        });
     }
     if let Some(g) = groups
-        && g.len() != time.len() {
-            return Err(Error::LengthMismatch { what: "group".into(), found: g.len(), expected: time.len() });
-        }
+        && g.len() != time.len()
+    {
+        return Err(Error::LengthMismatch {
+            what: "group".into(),
+            found: g.len(),
+            expected: time.len(),
+        });
+    }
     let z = dist::norm_ppf(1.0 - opts.alpha / 2.0);
     let codes = groups.map(|g| g.codes());
     let (order, sorted_time) = sort_rows_with_times(time, None, codes);
@@ -166,10 +190,23 @@ pub fn kaplan_meier_weighted(
             end += 1;
         }
         let idx = &order[start..end];
-        out.push(fit_one(name, idx, &sorted_time[start..end], time, event, weights, z, opts));
+        out.push(fit_one(
+            name,
+            idx,
+            &sorted_time[start..end],
+            time,
+            event,
+            weights,
+            z,
+            opts,
+        ));
         start = end;
     }
-    Ok(KmFit { groups: out, ci: opts.ci, alpha: opts.alpha })
+    Ok(KmFit {
+        groups: out,
+        ci: opts.ci,
+        alpha: opts.alpha,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -193,7 +230,11 @@ fn fit_one(
         let (mut d, mut c) = (0.0, 0.0);
         while k < idx.len() && sorted_time[k] == t {
             let i = idx[k] as usize;
-            if event[i] { d += w(i) } else { c += w(i) }
+            if event[i] {
+                d += w(i)
+            } else {
+                c += w(i)
+            }
             k += 1;
         }
         runs.push((t, d, c));
@@ -231,18 +272,47 @@ fn fit_one(
             }
         }
         let (lo, hi) = interval(s, gw, z, opts.ci);
-        table.push(KmRow { time: t, at_risk, events: d, censored: c, survival: s, greenwood: gw, ci_lower: lo, ci_upper: hi });
+        table.push(KmRow {
+            time: t,
+            at_risk,
+            events: d,
+            censored: c,
+            survival: s,
+            greenwood: gw,
+            ci_lower: lo,
+            ci_upper: hi,
+        });
     }
-    let first_at_or_below = |f: &dyn Fn(&KmRow) -> f64| table.iter().find(|r| f(r) <= 0.5).map(|r| r.time);
+    let first_at_or_below =
+        |f: &dyn Fn(&KmRow) -> f64| table.iter().find(|r| f(r) <= 0.5).map(|r| r.time);
     let median = first_at_or_below(&|r| r.survival);
-    let median_ci = (first_at_or_below(&|r| r.ci_lower), first_at_or_below(&|r| r.ci_upper));
-    let mut group = KmGroup { name: name.to_string(), n: idx.len(), events: n_events, median, median_ci, table, at_risk_at: Vec::new() };
+    let median_ci = (
+        first_at_or_below(&|r| r.ci_lower),
+        first_at_or_below(&|r| r.ci_upper),
+    );
+    let mut group = KmGroup {
+        name: name.to_string(),
+        n: idx.len(),
+        events: n_events,
+        median,
+        median_ci,
+        table,
+        at_risk_at: Vec::new(),
+    };
     group.at_risk_at = opts
         .at
         .iter()
         .map(|&t| {
-            let n_at: f64 = idx.iter().filter(|&&i| time[i as usize] >= t).map(|&i| w(i as usize)).sum();
-            AtRisk { time: t, at_risk: n_at, survival: group.survival_at(t) }
+            let n_at: f64 = idx
+                .iter()
+                .filter(|&&i| time[i as usize] >= t)
+                .map(|&i| w(i as usize))
+                .sum();
+            AtRisk {
+                time: t,
+                at_risk: n_at,
+                survival: group.survival_at(t),
+            }
         })
         .collect();
     group
@@ -328,8 +398,11 @@ impl KmFit {
         if self.groups.iter().any(|g| !g.at_risk_at.is_empty()) {
             let _ = writeln!(s, "\nnumber at risk (survival)");
             for g in &self.groups {
-                let cells: Vec<String> =
-                    g.at_risk_at.iter().map(|a| format!("t={}: {} ({:.3})", a.time, a.at_risk, a.survival)).collect();
+                let cells: Vec<String> = g
+                    .at_risk_at
+                    .iter()
+                    .map(|a| format!("t={}: {} ({:.3})", a.time, a.at_risk, a.survival))
+                    .collect();
                 let _ = writeln!(s, "{:<20} {}", g.name, cells.join("  "));
             }
         }
@@ -347,7 +420,10 @@ mod tests {
         // Times 1,2,2,3(c),4 with events 1,1,0,0,1.
         let t = [1.0, 2.0, 2.0, 3.0, 4.0];
         let e = [true, true, false, false, true];
-        let opts = KmOptions { at: vec![0.0, 2.0, 2.5, 10.0], ..KmOptions::default() };
+        let opts = KmOptions {
+            at: vec![0.0, 2.0, 2.5, 10.0],
+            ..KmOptions::default()
+        };
         let fit = kaplan_meier(&t, &e, None, &opts).unwrap();
         let g = &fit.groups[0];
         let times: Vec<f64> = g.table.iter().map(|r| r.time).collect();
@@ -388,8 +464,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        assert!(matches!(kaplan_meier(&[1.0, -1.0], &[true, true], None, &KmOptions::default()), Err(Error::InvalidValue { row: 2, .. })));
-        assert!(matches!(kaplan_meier(&[], &[], None, &KmOptions::default()), Err(Error::Empty { .. })));
+        assert!(matches!(
+            kaplan_meier(&[1.0, -1.0], &[true, true], None, &KmOptions::default()),
+            Err(Error::InvalidValue { row: 2, .. })
+        ));
+        assert!(matches!(
+            kaplan_meier(&[], &[], None, &KmOptions::default()),
+            Err(Error::Empty { .. })
+        ));
         assert!(CiTransform::parse("nope").is_err());
     }
 }

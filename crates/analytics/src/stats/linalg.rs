@@ -105,7 +105,9 @@ pub fn quad_form(a: &[f64], x: &[f64], y: &[f64]) -> f64 {
 /// `A x` for a row-major p×p matrix.
 pub fn mat_vec(a: &[f64], x: &[f64]) -> Vec<f64> {
     let p = x.len();
-    (0..p).map(|i| (0..p).map(|j| a[i * p + j] * x[j]).sum()).collect()
+    (0..p)
+        .map(|i| (0..p).map(|j| a[i * p + j] * x[j]).sum())
+        .collect()
 }
 
 /// `A B` for row-major p×p matrices.

@@ -23,7 +23,10 @@ pub struct LogisticOptions {
 
 impl Default for LogisticOptions {
     fn default() -> Self {
-        LogisticOptions { max_iter: 50, tol: 1e-10 }
+        LogisticOptions {
+            max_iter: 50,
+            tol: 1e-10,
+        }
     }
 }
 
@@ -62,10 +65,16 @@ pub fn logistic_regression(
     let n = y.len();
     let k = covariates.len();
     if n == 0 {
-        return Err(Error::Empty { context: " for logistic regression".into() });
+        return Err(Error::Empty {
+            context: " for logistic regression".into(),
+        });
     }
     if names.len() != k {
-        return Err(Error::LengthMismatch { what: "covariate names".into(), found: names.len(), expected: k });
+        return Err(Error::LengthMismatch {
+            what: "covariate names".into(),
+            found: names.len(),
+            expected: k,
+        });
     }
     let n1 = y.iter().filter(|&&v| v).count();
     if n1 == 0 || n1 == n {
@@ -77,18 +86,33 @@ pub fn logistic_regression(
     let mut sds = Vec::with_capacity(k);
     for (c, name) in covariates.iter().zip(names) {
         if c.len() != n {
-            return Err(Error::LengthMismatch { what: format!("covariate `{name}`"), found: c.len(), expected: n });
+            return Err(Error::LengthMismatch {
+                what: format!("covariate `{name}`"),
+                found: c.len(),
+                expected: n,
+            });
         }
         if let Some(i) = c.iter().position(|v| !v.is_finite()) {
-            return Err(Error::InvalidValue { what: format!("covariate `{name}`"), row: i + 1, message: "not finite".into() });
+            return Err(Error::InvalidValue {
+                what: format!("covariate `{name}`"),
+                row: i + 1,
+                message: "not finite".into(),
+            });
         }
         let m = c.iter().sum::<f64>() / n as f64;
         let sd = (c.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n as f64).sqrt();
         if sd == 0.0 {
-            return Err(Error::Singular { hint: format!("covariate `{name}` is constant") });
+            return Err(Error::Singular {
+                hint: format!("covariate `{name}` is constant"),
+            });
         }
         // Complete separation by this covariate alone.
-        let (mut min1, mut max1, mut min0, mut max0) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+        let (mut min1, mut max1, mut min0, mut max0) = (
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        );
         for (v, &yy) in c.iter().zip(y) {
             if yy {
                 min1 = min1.min(*v);
@@ -128,7 +152,8 @@ pub fn logistic_regression(
         let (l, u, inf) = irls_terms(&xs, y, &beta);
         ll = l;
         info = inf;
-        let chol = linalg::cholesky(&info, p).map_err(|j| separation_or_singular(j, names, iterations))?;
+        let chol =
+            linalg::cholesky(&info, p).map_err(|j| separation_or_singular(j, names, iterations))?;
         let step = chol.solve(&u);
         last_change = step.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         for (b, s) in beta.iter_mut().zip(&step) {
@@ -136,7 +161,9 @@ pub fn logistic_regression(
         }
         if beta.iter().any(|b| b.abs() > 50.0) {
             return Err(Error::PerfectSeparation {
-                detail: format!("coefficients diverge (|b| > 50 per SD after {iterations} iterations): a combination of covariates separates the outcome"),
+                detail: format!(
+                    "coefficients diverge (|b| > 50 per SD after {iterations} iterations): a combination of covariates separates the outcome"
+                ),
             });
         }
         // Quadratic convergence: after a step below 1e-8 (per SD) the remaining error is
@@ -151,26 +178,39 @@ pub fn logistic_regression(
         prev_ll = ll;
     }
     let mut fitted = vec![0.0; n];
-    fitted.par_chunks_mut(CHUNK).enumerate().for_each(|(c, out)| {
-        let lo = c * CHUNK;
-        let len = out.len();
-        for (j, col) in xs.iter().enumerate() {
-            for (o, x) in out.iter_mut().zip(&col[lo..lo + len]) {
-                *o += beta[j] * x;
+    fitted
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(c, out)| {
+            let lo = c * CHUNK;
+            let len = out.len();
+            for (j, col) in xs.iter().enumerate() {
+                for (o, x) in out.iter_mut().zip(&col[lo..lo + len]) {
+                    *o += beta[j] * x;
+                }
             }
-        }
-        for o in out.iter_mut() {
-            *o = sigmoid(*o);
-        }
-    });
-    let n_extreme = fitted.iter().filter(|&&f| !(1e-8..=1.0 - 1e-8).contains(&f)).count();
+            for o in out.iter_mut() {
+                *o = sigmoid(*o);
+            }
+        });
+    let n_extreme = fitted
+        .iter()
+        .filter(|&&f| !(1e-8..=1.0 - 1e-8).contains(&f))
+        .count();
     if !converged {
-        return Err(Error::NotConverged { model: "logistic regression", iterations, last_change });
+        return Err(Error::NotConverged {
+            model: "logistic regression",
+            iterations,
+            last_change,
+        });
     }
     if ll > -1e-6 {
-        return Err(Error::PerfectSeparation { detail: "fitted probabilities are all 0 or 1".into() });
+        return Err(Error::PerfectSeparation {
+            detail: "fitted probabilities are all 0 or 1".into(),
+        });
     }
-    let chol = linalg::cholesky(&info, p).map_err(|j| separation_or_singular(j, names, iterations))?;
+    let chol =
+        linalg::cholesky(&info, p).map_err(|j| separation_or_singular(j, names, iterations))?;
     let cov_std = chol.inverse();
     // Back-transform: b_j = s_j / sd_j, b0 = s0 − Σ s_j mean_j / sd_j; covariance via the same linear map.
     let mut a = vec![0.0; p * p];
@@ -188,19 +228,41 @@ pub fn logistic_regression(
     }
     let cov = linalg::mat_mul(&linalg::mat_mul(&a, &cov_std, p), &at, p);
     let se: Vec<f64> = (0..p).map(|j| cov[j * p + j].sqrt()).collect();
-    let pv = coef.iter().zip(&se).map(|(c, s)| dist::norm_two_sided_p(c / s)).collect();
+    let pv = coef
+        .iter()
+        .zip(&se)
+        .map(|(c, s)| dist::norm_two_sided_p(c / s))
+        .collect();
     let mut all_names = vec!["intercept".to_string()];
     all_names.extend(names.iter().cloned());
-    Ok(LogisticFit { names: all_names, coef, se, p: pv, fitted, loglik: ll, iterations, converged, n_extreme })
+    Ok(LogisticFit {
+        names: all_names,
+        coef,
+        se,
+        p: pv,
+        fitted,
+        loglik: ll,
+        iterations,
+        converged,
+        n_extreme,
+    })
 }
 
 fn separation_or_singular(j: usize, names: &[String], it: usize) -> Error {
     if it > 3 {
-        Error::PerfectSeparation { detail: format!("the information matrix became singular after {it} iterations (fitted probabilities at 0 or 1)") }
+        Error::PerfectSeparation {
+            detail: format!(
+                "the information matrix became singular after {it} iterations (fitted probabilities at 0 or 1)"
+            ),
+        }
     } else if j == 0 {
-        Error::Singular { hint: "the intercept is collinear with the covariates".into() }
+        Error::Singular {
+            hint: "the intercept is collinear with the covariates".into(),
+        }
     } else {
-        Error::Singular { hint: format!("covariate `{}` is collinear with the others", names[j - 1]) }
+        Error::Singular {
+            hint: format!("covariate `{}` is collinear with the others", names[j - 1]),
+        }
     }
 }
 
@@ -225,7 +287,12 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 #[inline]
 fn sigmoid(z: f64) -> f64 {
-    if z >= 0.0 { 1.0 / (1.0 + (-z).exp()) } else { let e = z.exp(); e / (1.0 + e) }
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
 }
 
 /// Log-likelihood, score and information over fixed row chunks (deterministic).
@@ -248,7 +315,11 @@ fn irls_terms(xs: &[Vec<f64>], y: &[bool], beta: &[f64]) -> (f64, Vec<f64>, Vec<
             for (k, &zz) in z.iter().enumerate() {
                 let pr = sigmoid(zz);
                 // log(1 + e^z) computed stably.
-                let softplus = if zz > 0.0 { zz + (-zz).exp().ln_1p() } else { zz.exp().ln_1p() };
+                let softplus = if zz > 0.0 {
+                    zz + (-zz).exp().ln_1p()
+                } else {
+                    zz.exp().ln_1p()
+                };
                 let yy = y[lo + k];
                 ll += if yy { zz - softplus } else { -softplus };
                 resid[k] = if yy { 1.0 - pr } else { -pr };
@@ -295,17 +366,37 @@ mod tests {
         let n = 4000;
         let mut s = 7u64;
         let mut next = || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (s >> 11) as f64 / (1u64 << 53) as f64
         };
         let x1: Vec<f64> = (0..n).map(|_| next() * 4.0 - 2.0).collect();
-        let x2: Vec<f64> = (0..n).map(|_| if next() < 0.3 { 1.0 } else { 0.0 }).collect();
-        let y: Vec<bool> = (0..n).map(|i| next() < sigmoid(-0.5 + 1.2 * x1[i] - 0.8 * x2[i])).collect();
-        let fit = logistic_regression(&y, &[x1.clone(), x2.clone()], &["x1".into(), "x2".into()], &LogisticOptions::default()).unwrap();
+        let x2: Vec<f64> = (0..n)
+            .map(|_| if next() < 0.3 { 1.0 } else { 0.0 })
+            .collect();
+        let y: Vec<bool> = (0..n)
+            .map(|i| next() < sigmoid(-0.5 + 1.2 * x1[i] - 0.8 * x2[i]))
+            .collect();
+        let fit = logistic_regression(
+            &y,
+            &[x1.clone(), x2.clone()],
+            &["x1".into(), "x2".into()],
+            &LogisticOptions::default(),
+        )
+        .unwrap();
         assert!(fit.converged);
-        assert!((fit.coef[1] - 1.2).abs() < 0.2 && (fit.coef[2] + 0.8).abs() < 0.3, "{:?}", fit.coef);
+        assert!(
+            (fit.coef[1] - 1.2).abs() < 0.2 && (fit.coef[2] + 0.8).abs() < 0.3,
+            "{:?}",
+            fit.coef
+        );
         // Score equations on the original scale: Σ (y − p) x = 0.
-        let r: Vec<f64> = y.iter().zip(&fit.fitted).map(|(&yy, p)| if yy { 1.0 } else { 0.0 } - p).collect();
+        let r: Vec<f64> = y
+            .iter()
+            .zip(&fit.fitted)
+            .map(|(&yy, p)| if yy { 1.0 } else { 0.0 } - p)
+            .collect();
         assert!(r.iter().sum::<f64>().abs() < 1e-8);
         assert!(r.iter().zip(&x1).map(|(a, b)| a * b).sum::<f64>().abs() < 1e-8);
     }
@@ -313,17 +404,38 @@ mod tests {
     #[test]
     fn separation_and_singularity_are_reported() {
         let y = [false, false, true, true];
-        let e = logistic_regression(&y, &[vec![1.0, 2.0, 3.0, 4.0]], &["age".into()], &LogisticOptions::default()).unwrap_err();
-        assert!(matches!(e, Error::PerfectSeparation { .. }) && e.to_string().contains("`age`"), "{e}");
+        let e = logistic_regression(
+            &y,
+            &[vec![1.0, 2.0, 3.0, 4.0]],
+            &["age".into()],
+            &LogisticOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, Error::PerfectSeparation { .. }) && e.to_string().contains("`age`"),
+            "{e}"
+        );
         // Separation by a combination: x1 + x2 > 0 exactly for cases.
         let x1 = vec![1.0, -1.0, 2.0, -2.0, 0.5, -0.5];
         let x2 = vec![-0.5, 0.5, -1.5, 1.5, 0.0, 0.0];
         let y2 = [true, false, true, false, true, false];
-        let e = logistic_regression(&y2, &[x1, x2], &["a".into(), "b".into()], &LogisticOptions::default()).unwrap_err();
+        let e = logistic_regression(
+            &y2,
+            &[x1, x2],
+            &["a".into(), "b".into()],
+            &LogisticOptions::default(),
+        )
+        .unwrap_err();
         assert!(matches!(e, Error::PerfectSeparation { .. }), "{e}");
         let c = vec![0.0, 1.0, 1.0, 0.0, 1.0, 0.0];
         let y3 = [true, false, true, false, false, true];
-        let e = logistic_regression(&y3, &[c.clone(), c.iter().map(|v| 1.0 - v).collect()], &["a".into(), "b".into()], &LogisticOptions::default()).unwrap_err();
+        let e = logistic_regression(
+            &y3,
+            &[c.clone(), c.iter().map(|v| 1.0 - v).collect()],
+            &["a".into(), "b".into()],
+            &LogisticOptions::default(),
+        )
+        .unwrap_err();
         assert!(matches!(e, Error::Singular { .. }), "{e}");
     }
 }

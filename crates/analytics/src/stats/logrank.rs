@@ -93,12 +93,21 @@ pub fn logrank_test(
     check_survival_input(time, event, None)?;
     let n = time.len();
     if groups.len() != n {
-        return Err(Error::LengthMismatch { what: "group".into(), found: groups.len(), expected: n });
+        return Err(Error::LengthMismatch {
+            what: "group".into(),
+            found: groups.len(),
+            expected: n,
+        });
     }
     if let Some(s) = strata
-        && s.len() != n {
-            return Err(Error::LengthMismatch { what: "strata".into(), found: s.len(), expected: n });
-        }
+        && s.len() != n
+    {
+        return Err(Error::LengthMismatch {
+            what: "strata".into(),
+            found: s.len(),
+            expected: n,
+        });
+    }
     let k = groups.names().len();
     let mut present = vec![0usize; k];
     for &c in groups.codes() {
@@ -109,7 +118,9 @@ pub fn logrank_test(
         return Err(Error::TooFewGroups { found: nonempty });
     }
     if !event.iter().any(|&e| e) {
-        return Err(Error::NoEvents { context: String::new() });
+        return Err(Error::NoEvents {
+            context: String::new(),
+        });
     }
     let scodes = strata.map(|s| s.codes());
     let (order, sorted_time) = sort_rows_with_times(time, None, scodes);
@@ -145,7 +156,11 @@ pub fn logrank_test(
             while q < end && sorted_time[q] == t {
                 let i = order[q] as usize;
                 let g = gc[i] as usize;
-                if event[i] { d_j[g] += 1.0 } else { c_j[g] += 1.0 }
+                if event[i] {
+                    d_j[g] += 1.0
+                } else {
+                    c_j[g] += 1.0
+                }
                 q += 1;
             }
             let d: f64 = d_j.iter().sum();
@@ -159,7 +174,11 @@ pub fn logrank_test(
                         peto
                     }
                 };
-                let ties = if n_tot > 1.0 { (n_tot - d) / (n_tot - 1.0) } else { 1.0 };
+                let ties = if n_tot > 1.0 {
+                    (n_tot - d) / (n_tot - 1.0)
+                } else {
+                    1.0
+                };
                 let f = w * w * ties * d / (n_tot * n_tot);
                 for a in 0..k {
                     let e = d * n_j[a] / n_tot;
@@ -196,7 +215,10 @@ pub fn logrank_test(
         }
     }
     let chol = linalg::cholesky(&vs, m).map_err(|c| Error::Singular {
-        hint: format!("the covariance of group `{}` is degenerate (no one at risk at its event times?)", groups.names()[keep[c]]),
+        hint: format!(
+            "the covariance of group `{}` is degenerate (no one at risk at its event times?)",
+            groups.names()[keep[c]]
+        ),
     })?;
     let sol = chol.solve(&zs);
     let statistic: f64 = zs.iter().zip(&sol).map(|(a, b)| a * b).sum();
@@ -209,7 +231,12 @@ pub fn logrank_test(
         strata: n_strata,
         groups: (0..k)
             .filter(|&a| present[a] > 0)
-            .map(|a| LogRankGroup { name: groups.names()[a].clone(), n: present[a], observed: observed[a], expected: expected[a] })
+            .map(|a| LogRankGroup {
+                name: groups.names()[a].clone(),
+                n: present[a],
+                observed: observed[a],
+                expected: expected[a],
+            })
             .collect(),
     })
 }
@@ -233,15 +260,27 @@ impl LogRankResult {
     pub fn render_table(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let _ = writeln!(s, "{:<20} {:>8} {:>12} {:>12}", "group", "n", "observed", "expected");
+        let _ = writeln!(
+            s,
+            "{:<20} {:>8} {:>12} {:>12}",
+            "group", "n", "observed", "expected"
+        );
         for g in &self.groups {
-            let _ = writeln!(s, "{:<20} {:>8} {:>12.0} {:>12.3}", g.name, g.n, g.observed, g.expected);
+            let _ = writeln!(
+                s,
+                "{:<20} {:>8} {:>12.0} {:>12.3}",
+                g.name, g.n, g.observed, g.expected
+            );
         }
         let _ = writeln!(
             s,
             "\n{} test{}: chi2 = {:.4} on {} df, p = {:.4e}",
             self.weighting.name(),
-            if self.strata > 1 { format!(" stratified over {} strata", self.strata) } else { String::new() },
+            if self.strata > 1 {
+                format!(" stratified over {} strata", self.strata)
+            } else {
+                String::new()
+            },
             self.statistic,
             self.df,
             self.p
@@ -275,14 +314,25 @@ mod tests {
         let e = [true, false, true, true, true, true];
         let g = Groups::from_labels(&["a", "a", "b", "b", "c", "c"]);
         let s = Groups::single(6, "all");
-        for w in [Weighting::LogRank, Weighting::Wilcoxon, Weighting::TaroneWare, Weighting::Peto] {
+        for w in [
+            Weighting::LogRank,
+            Weighting::Wilcoxon,
+            Weighting::TaroneWare,
+            Weighting::Peto,
+        ] {
             let a = logrank_test(&t, &e, &g, None, w).unwrap();
             let b = logrank_test(&t, &e, &g, Some(&s), w).unwrap();
             assert_eq!(a.statistic, b.statistic);
             assert_eq!(a.df, 2);
         }
         let one = Groups::single(6, "x");
-        assert!(matches!(logrank_test(&t, &e, &one, None, Weighting::LogRank), Err(Error::TooFewGroups { found: 1 })));
-        assert!(matches!(logrank_test(&t, &[false; 6], &g, None, Weighting::LogRank), Err(Error::NoEvents { .. })));
+        assert!(matches!(
+            logrank_test(&t, &e, &one, None, Weighting::LogRank),
+            Err(Error::TooFewGroups { found: 1 })
+        ));
+        assert!(matches!(
+            logrank_test(&t, &[false; 6], &g, None, Weighting::LogRank),
+            Err(Error::NoEvents { .. })
+        ));
     }
 }

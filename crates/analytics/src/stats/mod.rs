@@ -48,10 +48,13 @@ impl Groups {
             });
             raw.push(c);
         }
-        let numeric: Option<Vec<f64>> = first.iter().map(|s| s.trim().parse::<f64>().ok()).collect();
+        let numeric: Option<Vec<f64>> =
+            first.iter().map(|s| s.trim().parse::<f64>().ok()).collect();
         let mut order: Vec<usize> = (0..first.len()).collect();
         match numeric {
-            Some(v) => order.sort_by(|&a, &b| v[a].total_cmp(&v[b]).then_with(|| first[a].cmp(first[b]))),
+            Some(v) => {
+                order.sort_by(|&a, &b| v[a].total_cmp(&v[b]).then_with(|| first[a].cmp(first[b])))
+            }
             None => order.sort_by(|&a, &b| first[a].cmp(first[b])),
         }
         let mut remap = vec![0u32; first.len()];
@@ -66,7 +69,10 @@ impl Groups {
 
     /// Groups rows by numeric keys (for example a 0/1 treatment column).
     pub fn from_numbers(values: &[f64]) -> Self {
-        let labels: Vec<String> = values.iter().map(|&v| crate::table::format_number(v)).collect();
+        let labels: Vec<String> = values
+            .iter()
+            .map(|&v| crate::table::format_number(v))
+            .collect();
         Self::from_labels(&labels)
     }
 
@@ -84,7 +90,10 @@ impl Groups {
 
     /// All rows in one group called `name`.
     pub fn single(n: usize, name: &str) -> Self {
-        Groups { codes: vec![0; n], names: vec![name.to_string()] }
+        Groups {
+            codes: vec![0; n],
+            names: vec![name.to_string()],
+        }
     }
 
     /// The code of each row.
@@ -109,12 +118,22 @@ impl Groups {
 }
 
 /// Checks survival inputs: equal lengths, finite non-negative times, positive finite weights.
-pub(crate) fn check_survival_input(time: &[f64], event: &[bool], weights: Option<&[f64]>) -> Result<()> {
+pub(crate) fn check_survival_input(
+    time: &[f64],
+    event: &[bool],
+    weights: Option<&[f64]>,
+) -> Result<()> {
     if event.len() != time.len() {
-        return Err(Error::LengthMismatch { what: "event".into(), found: event.len(), expected: time.len() });
+        return Err(Error::LengthMismatch {
+            what: "event".into(),
+            found: event.len(),
+            expected: time.len(),
+        });
     }
     if time.is_empty() {
-        return Err(Error::Empty { context: String::new() });
+        return Err(Error::Empty {
+            context: String::new(),
+        });
     }
     if let Some(i) = time.iter().position(|t| !t.is_finite() || *t < 0.0) {
         return Err(Error::InvalidValue {
@@ -125,7 +144,11 @@ pub(crate) fn check_survival_input(time: &[f64], event: &[bool], weights: Option
     }
     if let Some(w) = weights {
         if w.len() != time.len() {
-            return Err(Error::LengthMismatch { what: "weights".into(), found: w.len(), expected: time.len() });
+            return Err(Error::LengthMismatch {
+                what: "weights".into(),
+                found: w.len(),
+                expected: time.len(),
+            });
         }
         if let Some(i) = w.iter().position(|w| !w.is_finite() || *w <= 0.0) {
             return Err(Error::InvalidValue {
@@ -157,7 +180,11 @@ pub(crate) fn sort_rows(time: &[f64], event: Option<&[bool]>, groups: Option<&[u
 }
 
 /// [`sort_rows`] that also returns the times in sorted order (saving callers a gather).
-pub(crate) fn sort_rows_with_times(time: &[f64], event: Option<&[bool]>, groups: Option<&[u32]>) -> (Vec<u32>, Vec<f64>) {
+pub(crate) fn sort_rows_with_times(
+    time: &[f64],
+    event: Option<&[bool]>,
+    groups: Option<&[u32]>,
+) -> (Vec<u32>, Vec<f64>) {
     let n = time.len();
     let mut idx: Vec<u32> = (0..n as u32).collect();
     let mut keys: Vec<u64> = time.iter().map(|&t| time_key(t)).collect();
@@ -219,7 +246,10 @@ pub(crate) fn sort_rows_with_times(time: &[f64], event: Option<&[bool]>, groups:
         std::mem::swap(&mut idx, &mut idx_tmp);
         std::mem::swap(&mut keys, &mut key_tmp);
     }
-    let times = keys.into_iter().map(|k| if k == 0 { 0.0 } else { f64::from_bits(k) }).collect();
+    let times = keys
+        .into_iter()
+        .map(|k| if k == 0 { 0.0 } else { f64::from_bits(k) })
+        .collect();
     (idx, times)
 }
 
@@ -248,12 +278,24 @@ mod tests {
         let mut rng = super::psm::SplitMix64::new(5);
         for case in 0..300 {
             let n = 1 + (rng.below(12) as usize);
-            let time: Vec<f64> = (0..n).map(|_| (rng.below(4)) as f64 * if case % 3 == 0 { 0.5 } else { 1.0 }).collect();
+            let time: Vec<f64> = (0..n)
+                .map(|_| (rng.below(4)) as f64 * if case % 3 == 0 { 0.5 } else { 1.0 })
+                .collect();
             let event: Vec<bool> = (0..n).map(|_| rng.below(2) == 1).collect();
-            let x: Vec<Vec<f64>> = (0..2).map(|_| (0..n).map(|_| rng.below(3) as f64 - 1.0).collect()).collect();
+            let x: Vec<Vec<f64>> = (0..2)
+                .map(|_| (0..n).map(|_| rng.below(3) as f64 - 1.0).collect())
+                .collect();
             let labels: Vec<String> = (0..n).map(|_| format!("g{}", rng.below(3))).collect();
             let g = Groups::from_labels(&labels);
-            let _ = kaplan_meier(&time, &event, Some(&g), &KmOptions { at: vec![0.0, 1.5, 9.0], ..KmOptions::default() });
+            let _ = kaplan_meier(
+                &time,
+                &event,
+                Some(&g),
+                &KmOptions {
+                    at: vec![0.0, 1.5, 9.0],
+                    ..KmOptions::default()
+                },
+            );
             for w in [Weighting::LogRank, Weighting::Peto] {
                 let _ = logrank_test(&time, &event, &g, Some(&g), w);
                 let _ = logrank_test(&time, &event, &g, None, w);
@@ -261,7 +303,11 @@ mod tests {
             let names = ["a".to_string(), "b".to_string()];
             if let Ok(m) = CoxModel::new(&time, &event, &x, &names, Some(&g), None) {
                 for ties in [Ties::Efron, Ties::Breslow] {
-                    if let Ok(f) = m.fit(&CoxOptions { ties, robust: true, ..CoxOptions::default() }) {
+                    if let Ok(f) = m.fit(&CoxOptions {
+                        ties,
+                        robust: true,
+                        ..CoxOptions::default()
+                    }) {
                         let _ = m.ph_test(&f, super::cox::TimeTransform::Km);
                         let _ = f.to_json();
                     }
@@ -275,13 +321,24 @@ mod tests {
     fn sorts_by_group_then_time_then_row() {
         let order = sort_rows(&[3.0, 1.0, 1.0, 0.0], None, Some(&[1, 1, 0, 1]));
         assert_eq!(order, [2, 3, 1, 0]);
-        let order = sort_rows(&[2.0, 2.0, 2.0, 0.5], Some(&[true, false, true, false]), None);
+        let order = sort_rows(
+            &[2.0, 2.0, 2.0, 0.5],
+            Some(&[true, false, true, false]),
+            None,
+        );
         assert_eq!(order, [3, 1, 0, 2]);
         // Agrees with a comparison sort on awkward values.
-        let t: Vec<f64> = (0..500).map(|i| ((i * 7919) % 113) as f64 * 0.37 + if i % 5 == 0 { 1e-9 } else { 0.0 }).collect();
+        let t: Vec<f64> = (0..500)
+            .map(|i| ((i * 7919) % 113) as f64 * 0.37 + if i % 5 == 0 { 1e-9 } else { 0.0 })
+            .collect();
         let g: Vec<u32> = (0..500).map(|i| (i % 3) as u32).collect();
         let mut want: Vec<u32> = (0..500).collect();
-        want.sort_by(|&a, &b| g[a as usize].cmp(&g[b as usize]).then(t[a as usize].total_cmp(&t[b as usize])).then(a.cmp(&b)));
+        want.sort_by(|&a, &b| {
+            g[a as usize]
+                .cmp(&g[b as usize])
+                .then(t[a as usize].total_cmp(&t[b as usize]))
+                .then(a.cmp(&b))
+        });
         assert_eq!(sort_rows(&t, None, Some(&g)), want);
         let (_, times) = sort_rows_with_times(&t, None, Some(&g));
         let want_t: Vec<f64> = want.iter().map(|&i| t[i as usize]).collect();

@@ -36,7 +36,12 @@ pub struct PsmOptions {
 
 impl Default for PsmOptions {
     fn default() -> Self {
-        PsmOptions { caliper: Some(0.2), ratio: 1, replace: false, seed: 42 }
+        PsmOptions {
+            caliper: Some(0.2),
+            ratio: 1,
+            replace: false,
+            seed: 42,
+        }
     }
 }
 
@@ -151,19 +156,32 @@ fn mean_var(v: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
 pub fn match_on_score(score: &[f64], treatment: &[bool], opts: &PsmOptions) -> Result<Matching> {
     let n = score.len();
     if treatment.len() != n {
-        return Err(Error::LengthMismatch { what: "treatment".into(), found: treatment.len(), expected: n });
+        return Err(Error::LengthMismatch {
+            what: "treatment".into(),
+            found: treatment.len(),
+            expected: n,
+        });
     }
     if opts.ratio == 0 {
-        return Err(Error::InvalidOption { option: "ratio", message: "must be at least 1".into() });
+        return Err(Error::InvalidOption {
+            option: "ratio",
+            message: "must be at least 1".into(),
+        });
     }
     if let Some(c) = opts.caliper
-        && !(c > 0.0 && c.is_finite()) {
-            return Err(Error::InvalidOption { option: "caliper", message: format!("must be positive, got {c}") });
-        }
+        && !(c > 0.0 && c.is_finite())
+    {
+        return Err(Error::InvalidOption {
+            option: "caliper",
+            message: format!("must be positive, got {c}"),
+        });
+    }
     let mut treated: Vec<usize> = (0..n).filter(|&i| treatment[i]).collect();
     let controls: Vec<usize> = (0..n).filter(|&i| !treatment[i]).collect();
     if treated.len() < 2 || controls.len() < 2 {
-        return Err(Error::TooFewGroups { found: usize::from(treated.len() >= 2) + usize::from(controls.len() >= 2) });
+        return Err(Error::TooFewGroups {
+            found: usize::from(treated.len() >= 2) + usize::from(controls.len() >= 2),
+        });
     }
     let caliper_width = match opts.caliper {
         Some(c) => {
@@ -214,7 +232,15 @@ pub fn match_on_score(score: &[f64], treatment: &[bool], opts: &PsmOptions) -> R
             let st = score[t];
             let pos = values.partition_point(|&v| v < st);
             let best = if opts.replace {
-                nearest_with_replacement(&values, &bucket_start, &sorted, score, st, pos, &matched_to[t])
+                nearest_with_replacement(
+                    &values,
+                    &bucket_start,
+                    &sorted,
+                    score,
+                    st,
+                    pos,
+                    &matched_to[t],
+                )
             } else {
                 let r = find(&mut right, pos);
                 let l = find(&mut left, pos);
@@ -226,7 +252,9 @@ pub fn match_on_score(score: &[f64], treatment: &[bool], opts: &PsmOptions) -> R
                 }
                 .map(|(d, c, b)| (d, c, Some(b)))
             };
-            let Some((dist, c, bucket)) = best else { continue };
+            let Some((dist, c, bucket)) = best else {
+                continue;
+            };
             if dist > caliper_width {
                 continue;
             }
@@ -238,7 +266,11 @@ pub fn match_on_score(score: &[f64], treatment: &[bool], opts: &PsmOptions) -> R
                 }
             }
             matched_to[t].push(c);
-            pairs.push(MatchedPair { treated: t, control: c, distance: dist });
+            pairs.push(MatchedPair {
+                treated: t,
+                control: c,
+                distance: dist,
+            });
         }
     }
     let mut weights = vec![0.0; n];
@@ -253,7 +285,13 @@ pub fn match_on_score(score: &[f64], treatment: &[bool], opts: &PsmOptions) -> R
             }
         }
     }
-    Ok(Matching { pairs, caliper_width, matched_treated, unmatched_treated: treated.len() - matched_treated, weights })
+    Ok(Matching {
+        pairs,
+        caliper_width,
+        matched_treated,
+        unmatched_treated: treated.len() - matched_treated,
+        weights,
+    })
 }
 
 /// Nearest control by (distance, row) not already matched to this treated unit.
@@ -267,7 +305,12 @@ fn nearest_with_replacement(
     exclude: &[usize],
 ) -> Option<(f64, usize, Option<usize>)> {
     let nb = values.len();
-    let first_free = |b: usize| sorted[bucket_start[b]..bucket_start[b + 1]].iter().copied().find(|c| !exclude.contains(c));
+    let first_free = |b: usize| {
+        sorted[bucket_start[b]..bucket_start[b + 1]]
+            .iter()
+            .copied()
+            .find(|c| !exclude.contains(c))
+    };
     let (mut l, mut r) = (pos, pos);
     let mut cand_l = None;
     while l > 0 && cand_l.is_none() {
@@ -289,14 +332,20 @@ fn nearest_with_replacement(
 
 /// Standardised mean differences of each covariate between treated and controls,
 /// optionally weighted; the denominator is always the unweighted pooled SD.
-pub fn balance(covariates: &[Vec<f64>], names: &[String], treatment: &[bool], weights: Option<&[f64]>) -> Vec<Balance> {
+pub fn balance(
+    covariates: &[Vec<f64>],
+    names: &[String],
+    treatment: &[bool],
+    weights: Option<&[f64]>,
+) -> Vec<Balance> {
     use rayon::prelude::*;
     covariates
         .par_iter()
         .zip(names.par_iter())
         .map(|(x, name)| {
             // Pass 1: counts, sums and weighted sums per arm (index 1 = treated).
-            let (mut n, mut sum, mut wsum, mut wx) = ([0.0f64; 2], [0.0f64; 2], [0.0f64; 2], [0.0f64; 2]);
+            let (mut n, mut sum, mut wsum, mut wx) =
+                ([0.0f64; 2], [0.0f64; 2], [0.0f64; 2], [0.0f64; 2]);
             let mut binary = true;
             for (i, (&v, &t)) in x.iter().zip(treatment).enumerate() {
                 let a = usize::from(t);
@@ -321,9 +370,23 @@ pub fn balance(covariates: &[Vec<f64>], names: &[String], treatment: &[bool], we
             } else {
                 ((ss[1] / (n[1] - 1.0) + ss[0] / (n[0] - 1.0)) / 2.0).sqrt()
             };
-            let (wm1, wm0) = if weights.is_some() { (wx[1] / wsum[1], wx[0] / wsum[0]) } else { (m1, m0) };
-            let smd = if denom > 0.0 { (wm1 - wm0) / denom } else { 0.0 };
-            Balance { name: name.clone(), binary, mean_treated: wm1, mean_control: wm0, smd }
+            let (wm1, wm0) = if weights.is_some() {
+                (wx[1] / wsum[1], wx[0] / wsum[0])
+            } else {
+                (m1, m0)
+            };
+            let smd = if denom > 0.0 {
+                (wm1 - wm0) / denom
+            } else {
+                0.0
+            };
+            Balance {
+                name: name.clone(),
+                binary,
+                mean_treated: wm1,
+                mean_control: wm0,
+                smd,
+            }
         })
         .collect()
 }
@@ -339,20 +402,45 @@ pub enum Estimand {
 
 /// Inverse-probability weights; `stabilized` multiplies ATE weights by the marginal
 /// treatment probabilities (P(T=1) for treated, P(T=0) for controls).
-pub fn ipw_weights(ps: &[f64], treatment: &[bool], estimand: Estimand, stabilized: bool) -> Result<Vec<f64>> {
+pub fn ipw_weights(
+    ps: &[f64],
+    treatment: &[bool],
+    estimand: Estimand,
+    stabilized: bool,
+) -> Result<Vec<f64>> {
     if ps.len() != treatment.len() {
-        return Err(Error::LengthMismatch { what: "propensity scores".into(), found: ps.len(), expected: treatment.len() });
+        return Err(Error::LengthMismatch {
+            what: "propensity scores".into(),
+            found: ps.len(),
+            expected: treatment.len(),
+        });
     }
     if let Some(i) = ps.iter().position(|p| !(*p > 0.0 && *p < 1.0)) {
-        return Err(Error::InvalidValue { what: "propensity score".into(), row: i + 1, message: format!("must be in (0, 1), got {}", ps[i]) });
+        return Err(Error::InvalidValue {
+            what: "propensity score".into(),
+            row: i + 1,
+            message: format!("must be in (0, 1), got {}", ps[i]),
+        });
     }
     let pt = treatment.iter().filter(|&&t| t).count() as f64 / treatment.len() as f64;
     Ok(ps
         .iter()
         .zip(treatment)
         .map(|(&p, &t)| match (estimand, t) {
-            (Estimand::Ate, true) => if stabilized { pt / p } else { 1.0 / p },
-            (Estimand::Ate, false) => if stabilized { (1.0 - pt) / (1.0 - p) } else { 1.0 / (1.0 - p) },
+            (Estimand::Ate, true) => {
+                if stabilized {
+                    pt / p
+                } else {
+                    1.0 / p
+                }
+            }
+            (Estimand::Ate, false) => {
+                if stabilized {
+                    (1.0 - pt) / (1.0 - p)
+                } else {
+                    1.0 / (1.0 - p)
+                }
+            }
             (Estimand::Att, true) => 1.0,
             (Estimand::Att, false) => p / (1.0 - p),
         })
@@ -360,14 +448,25 @@ pub fn ipw_weights(ps: &[f64], treatment: &[bool], estimand: Estimand, stabilize
 }
 
 /// Fits the propensity model, matches on its logit and reports balance before and after.
-pub fn propensity_match(treatment: &[bool], covariates: &[Vec<f64>], names: &[String], opts: &PsmOptions) -> Result<PsmResult> {
+pub fn propensity_match(
+    treatment: &[bool],
+    covariates: &[Vec<f64>],
+    names: &[String],
+    opts: &PsmOptions,
+) -> Result<PsmResult> {
     let model = logistic_regression(treatment, covariates, names, &LogisticOptions::default())?;
     let ps = model.fitted.clone();
     let score: Vec<f64> = ps.iter().map(|&p| logit(p)).collect();
     let matching = match_on_score(&score, treatment, opts)?;
     let smd_before = balance(covariates, names, treatment, None);
     let smd_after = balance(covariates, names, treatment, Some(&matching.weights));
-    Ok(PsmResult { model, ps, matching, smd_before, smd_after })
+    Ok(PsmResult {
+        model,
+        ps,
+        matching,
+        smd_before,
+        smd_after,
+    })
 }
 
 fn smd_object(b: &[Balance]) -> Value {
@@ -412,9 +511,20 @@ impl PsmResult {
             self.matching.unmatched_treated,
             self.matching.caliper_width
         );
-        let _ = writeln!(s, "\n{:<20} {:>8} {:>12} {:>12}", "covariate", "type", "SMD before", "SMD after");
+        let _ = writeln!(
+            s,
+            "\n{:<20} {:>8} {:>12} {:>12}",
+            "covariate", "type", "SMD before", "SMD after"
+        );
         for (b, a) in self.smd_before.iter().zip(&self.smd_after) {
-            let _ = writeln!(s, "{:<20} {:>8} {:>12.4} {:>12.4}", b.name, if b.binary { "binary" } else { "cont." }, b.smd, a.smd);
+            let _ = writeln!(
+                s,
+                "{:<20} {:>8} {:>12.4} {:>12.4}",
+                b.name,
+                if b.binary { "binary" } else { "cont." },
+                b.smd,
+                a.smd
+            );
         }
         s
     }
@@ -423,7 +533,11 @@ impl PsmResult {
     /// with `match_id`, `propensity` and `match_weight` columns appended.
     pub fn matched_table(&self, input: &Table) -> Result<Table> {
         if input.n_rows() != self.ps.len() {
-            return Err(Error::LengthMismatch { what: "input table".into(), found: input.n_rows(), expected: self.ps.len() });
+            return Err(Error::LengthMismatch {
+                what: "input table".into(),
+                found: input.n_rows(),
+                expected: self.ps.len(),
+            });
         }
         let mut by_treated: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
         for p in &self.matching.pairs {
@@ -442,7 +556,10 @@ impl PsmResult {
         }
         let mut out = input.select_rows(&rows);
         out.push_column("match_id".into(), ids)?;
-        out.push_column("propensity".into(), rows.iter().map(|&r| format!("{}", self.ps[r])).collect())?;
+        out.push_column(
+            "propensity".into(),
+            rows.iter().map(|&r| format!("{}", self.ps[r])).collect(),
+        )?;
         out.push_column("match_weight".into(), w)?;
         Ok(out)
     }
@@ -453,7 +570,12 @@ impl PsmResult {
 mod tests {
     use super::*;
 
-    fn brute(score: &[f64], treatment: &[bool], opts: &PsmOptions, width: f64) -> Vec<(usize, usize)> {
+    fn brute(
+        score: &[f64],
+        treatment: &[bool],
+        opts: &PsmOptions,
+        width: f64,
+    ) -> Vec<(usize, usize)> {
         let mut treated: Vec<usize> = (0..score.len()).filter(|&i| treatment[i]).collect();
         shuffle(&mut treated, opts.seed);
         let mut used = vec![false; score.len()];
@@ -465,15 +587,18 @@ mod tests {
                     continue;
                 }
                 let best = (0..score.len())
-                    .filter(|&c| !treatment[c] && (opts.replace || !used[c]) && !got[t].contains(&c))
+                    .filter(|&c| {
+                        !treatment[c] && (opts.replace || !used[c]) && !got[t].contains(&c)
+                    })
                     .map(|c| ((score[c] - score[t]).abs(), c))
                     .min_by(|a, b| a.partial_cmp(b).unwrap());
                 if let Some((d, c)) = best
-                    && d <= width {
-                        used[c] = true;
-                        got[t].push(c);
-                        out.push((t, c));
-                    }
+                    && d <= width
+                {
+                    used[c] = true;
+                    got[t].push(c);
+                    out.push((t, c));
+                }
             }
         }
         out
@@ -484,15 +609,29 @@ mod tests {
         let mut rng = SplitMix64::new(3);
         let n = 300;
         // Coarse scores force many exact ties.
-        let score: Vec<f64> = (0..n).map(|_| (rng.below(40) as f64) / 10.0 - 2.0).collect();
-        let treatment: Vec<bool> = (0..n).map(|i| rng.below(3) == 0 || score[i] > 1.5).collect();
+        let score: Vec<f64> = (0..n)
+            .map(|_| (rng.below(40) as f64) / 10.0 - 2.0)
+            .collect();
+        let treatment: Vec<bool> = (0..n)
+            .map(|i| rng.below(3) == 0 || score[i] > 1.5)
+            .collect();
         for replace in [false, true] {
             for ratio in [1, 3] {
                 for caliper in [Some(0.05), Some(0.2), None] {
-                    let opts = PsmOptions { caliper, ratio, replace, seed: 11 };
+                    let opts = PsmOptions {
+                        caliper,
+                        ratio,
+                        replace,
+                        seed: 11,
+                    };
                     let m = match_on_score(&score, &treatment, &opts).unwrap();
-                    let got: Vec<(usize, usize)> = m.pairs.iter().map(|p| (p.treated, p.control)).collect();
-                    assert_eq!(got, brute(&score, &treatment, &opts, m.caliper_width), "{opts:?}");
+                    let got: Vec<(usize, usize)> =
+                        m.pairs.iter().map(|p| (p.treated, p.control)).collect();
+                    assert_eq!(
+                        got,
+                        brute(&score, &treatment, &opts, m.caliper_width),
+                        "{opts:?}"
+                    );
                     if !replace {
                         let mut cs: Vec<usize> = got.iter().map(|p| p.1).collect();
                         cs.sort();
@@ -508,8 +647,24 @@ mod tests {
     fn same_seed_same_matches_and_weights_balance() {
         let t = [true, false, true, false, false, true, false, false];
         let x = [vec![1.0, 0.9, 2.0, 2.2, 5.0, 0.2, 0.1, 3.0]];
-        let a = match_on_score(&x[0], &t, &PsmOptions { caliper: None, ..PsmOptions::default() }).unwrap();
-        let b = match_on_score(&x[0], &t, &PsmOptions { caliper: None, ..PsmOptions::default() }).unwrap();
+        let a = match_on_score(
+            &x[0],
+            &t,
+            &PsmOptions {
+                caliper: None,
+                ..PsmOptions::default()
+            },
+        )
+        .unwrap();
+        let b = match_on_score(
+            &x[0],
+            &t,
+            &PsmOptions {
+                caliper: None,
+                ..PsmOptions::default()
+            },
+        )
+        .unwrap();
         assert_eq!(a, b);
         assert_eq!(a.matched_treated, 3);
         let w = ipw_weights(&[0.5, 0.25], &[true, false], Estimand::Ate, false).unwrap();
@@ -517,7 +672,12 @@ mod tests {
         let w = ipw_weights(&[0.5, 0.25], &[true, false], Estimand::Att, false).unwrap();
         assert_eq!(w, [1.0, 0.25 / 0.75]);
         assert!(ipw_weights(&[1.0], &[true], Estimand::Ate, false).is_err());
-        let bal = balance(&[vec![1.0, 0.0, 1.0, 1.0]], &["b".into()], &[true, true, false, false], None);
+        let bal = balance(
+            &[vec![1.0, 0.0, 1.0, 1.0]],
+            &["b".into()],
+            &[true, true, false, false],
+            None,
+        );
         assert!(bal[0].binary);
         assert!((bal[0].smd - (0.5 - 1.0) / (0.25f64 / 2.0).sqrt()).abs() < 1e-12);
     }

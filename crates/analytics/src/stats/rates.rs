@@ -54,21 +54,47 @@ pub fn proportions(outcome: &[bool], groups: Option<&Groups>, alpha: f64) -> Res
 /// Mortality within `horizon` (e.g. 30 days): events with `time <= horizon` over
 /// subjects who either died by then or were followed at least to `horizon`;
 /// subjects censored earlier are excluded and counted in `excluded`.
-pub fn mortality_within(time: &[f64], event: &[bool], horizon: f64, groups: Option<&Groups>, alpha: f64) -> Result<RateTable> {
+pub fn mortality_within(
+    time: &[f64],
+    event: &[bool],
+    horizon: f64,
+    groups: Option<&Groups>,
+    alpha: f64,
+) -> Result<RateTable> {
     super::check_survival_input(time, event, None)?;
-    let died: Vec<bool> = time.iter().zip(event).map(|(&t, &e)| e && t <= horizon).collect();
-    let include: Vec<bool> = time.iter().zip(&died).map(|(&t, &d)| d || t >= horizon).collect();
+    let died: Vec<bool> = time
+        .iter()
+        .zip(event)
+        .map(|(&t, &e)| e && t <= horizon)
+        .collect();
+    let include: Vec<bool> = time
+        .iter()
+        .zip(&died)
+        .map(|(&t, &d)| d || t >= horizon)
+        .collect();
     tabulate(&died, &include, groups, alpha)
 }
 
-fn tabulate(outcome: &[bool], include: &[bool], groups: Option<&Groups>, alpha: f64) -> Result<RateTable> {
+fn tabulate(
+    outcome: &[bool],
+    include: &[bool],
+    groups: Option<&Groups>,
+    alpha: f64,
+) -> Result<RateTable> {
     if outcome.is_empty() {
-        return Err(Error::Empty { context: String::new() });
+        return Err(Error::Empty {
+            context: String::new(),
+        });
     }
     if let Some(g) = groups
-        && g.len() != outcome.len() {
-            return Err(Error::LengthMismatch { what: "group".into(), found: g.len(), expected: outcome.len() });
-        }
+        && g.len() != outcome.len()
+    {
+        return Err(Error::LengthMismatch {
+            what: "group".into(),
+            found: g.len(),
+            expected: outcome.len(),
+        });
+    }
     let k = groups.map_or(0, |g| g.names().len());
     let mut counts = vec![(0usize, 0usize, 0usize); k + 1];
     for i in 0..outcome.len() {
@@ -86,7 +112,11 @@ fn tabulate(outcome: &[bool], include: &[bool], groups: Option<&Groups>, alpha: 
         .iter()
         .enumerate()
         .map(|(s, &(n, e, x))| Rate {
-            group: if s == k { "all".to_string() } else { groups.map_or_else(String::new, |g| g.names()[s].clone()) },
+            group: if s == k {
+                "all".to_string()
+            } else {
+                groups.map_or_else(String::new, |g| g.names()[s].clone())
+            },
             n,
             events: e,
             proportion: if n > 0 { e as f64 / n as f64 } else { f64::NAN },
@@ -113,9 +143,25 @@ impl RateTable {
     pub fn render_table(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let _ = writeln!(s, "{:<20} {:>8} {:>8} {:>10} {:>22}", "group", "n", "events", "rate", format!("{}% CI (Wilson)", 100.0 * (1.0 - self.alpha)));
+        let _ = writeln!(
+            s,
+            "{:<20} {:>8} {:>8} {:>10} {:>22}",
+            "group",
+            "n",
+            "events",
+            "rate",
+            format!("{}% CI (Wilson)", 100.0 * (1.0 - self.alpha))
+        );
         for r in &self.rates {
-            let _ = writeln!(s, "{:<20} {:>8} {:>8} {:>10.4} {:>22}", r.group, r.n, r.events, r.proportion, format!("{:.4} – {:.4}", r.ci.0, r.ci.1));
+            let _ = writeln!(
+                s,
+                "{:<20} {:>8} {:>8} {:>10.4} {:>22}",
+                r.group,
+                r.n,
+                r.events,
+                r.proportion,
+                format!("{:.4} – {:.4}", r.ci.0, r.ci.1)
+            );
         }
         s
     }
@@ -130,7 +176,11 @@ mod tests {
     fn wilson_matches_statsmodels() {
         // statsmodels.stats.proportion.proportion_confint(7, 30, method="wilson")
         let (lo, hi) = wilson_interval(7, 30, 0.05);
-        assert!((lo - 0.117_923_881_444_894_96).abs() < 1e-12 && (hi - 0.409_283_261_581_221_75).abs() < 1e-12, "{lo} {hi}");
+        assert!(
+            (lo - 0.117_923_881_444_894_96).abs() < 1e-12
+                && (hi - 0.409_283_261_581_221_75).abs() < 1e-12,
+            "{lo} {hi}"
+        );
         assert!(wilson_interval(0, 10, 0.05).0.abs() < 1e-15);
     }
 
@@ -141,7 +191,13 @@ mod tests {
         let g = Groups::from_labels(&["a", "a", "b", "b", "b"]);
         let r = mortality_within(&t, &e, 30.0, Some(&g), 0.05).unwrap();
         assert_eq!((r.rates[0].n, r.rates[0].events), (2, 1));
-        assert_eq!((r.rates[1].n, r.rates[1].events, r.rates[1].excluded), (2, 1, 1));
-        assert_eq!((r.rates[2].group.as_str(), r.rates[2].n, r.rates[2].events), ("all", 4, 2));
+        assert_eq!(
+            (r.rates[1].n, r.rates[1].events, r.rates[1].excluded),
+            (2, 1, 1)
+        );
+        assert_eq!(
+            (r.rates[2].group.as_str(), r.rates[2].n, r.rates[2].events),
+            ("all", 4, 2)
+        );
     }
 }
