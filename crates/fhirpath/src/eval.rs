@@ -25,7 +25,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) resource: Item<'a>,
     /// The root JSON, for `resolve()` inside Bundles and contained resources.
     pub(crate) root: &'a Value,
-    pub(crate) now: DateTimeVal,
+    /// `now()`, read from the clock on first use and then fixed for the evaluation.
+    pub(crate) now: std::cell::Cell<Option<DateTimeVal>>,
 }
 
 /// `$this`, `$index`, `$total` for the expression being evaluated.
@@ -53,6 +54,17 @@ pub(crate) fn infer_type(model: &Model, v: &Value) -> &'static str {
 }
 
 impl<'a> Ctx<'a> {
+    pub(crate) fn now(&self) -> DateTimeVal {
+        match self.now.get() {
+            Some(n) => n,
+            None => {
+                let n = crate::system_now();
+                self.now.set(Some(n));
+                n
+            }
+        }
+    }
+
     pub(crate) fn eval<'f>(&self, node: &'a Node, focus: &[Item<'a>], frame: Frame<'f, 'a>) -> Result<Collection<'a>> {
         Ok(match node {
             Node::Empty => Vec::new(),
@@ -66,29 +78,23 @@ impl<'a> Ctx<'a> {
             Node::Index => frame.index.map(|i| Item::Integer(i as i64)).into_iter().collect(),
             Node::Total => frame.total.cloned().unwrap_or_default(),
             Node::Var(name, _) => self.variable(name)?,
-            Node::Member { base, name, ext_key } => {
+            Node::Member { base, name, ext_key, type_filter } => {
                 let mut out = Vec::new();
-                match base {
-                    Some(b) => {
+                match (base, type_filter) {
+                    (Some(b), _) => {
                         let input = self.eval(b, focus, frame)?;
                         self.navigate_all(&input, name, ext_key, &mut out)?;
                     }
-                    None => {
-                        // A leading type name filters the context (`Patient.name`).
-                        if name.starts_with(|c: char| c.is_ascii_uppercase()) {
-                            for item in focus {
-                                if let Item::Element(e) = item {
-                                    if !e.ty.is_empty() && self.model.is_subtype(e.ty, name) {
-                                        out.push(item.clone());
-                                    }
+                    (None, Some((ty, family))) => {
+                        for item in focus {
+                            if let Item::Element(e) = item {
+                                if e.ty == *ty || (*family && !e.ty.is_empty() && self.model.is_subtype(e.ty, ty)) {
+                                    out.push(item.clone());
                                 }
                             }
-                            if !out.is_empty() || focus.iter().any(|i| matches!(i, Item::Element(e) if !e.ty.is_empty() && self.model.types.get(e.ty).is_some_and(|t| t.kind == fhir::definitions::TypeKind::Resource))) {
-                                return Ok(out);
-                            }
                         }
-                        self.navigate_all(focus, name, ext_key, &mut out)?;
                     }
+                    (None, None) => self.navigate_all(focus, name, ext_key, &mut out)?,
                 }
                 out
             }
@@ -186,8 +192,8 @@ impl<'a> Ctx<'a> {
         let Some(Value::Object(o)) = e.value else { return Ok(None) };
         if !e.ty.is_empty() {
             match self.model.child(e.ty, name) {
-                Some(Child::Plain { ty, .. }) => {
-                    let ext = if self.model.is_primitive(ty) { o.get(ext_key) } else { None };
+                Some(Child::Plain { ty, primitive }) => {
+                    let ext = if *primitive { o.get(ext_key) } else { None };
                     self.push_values(o.get(name), ext, ty, out);
                     return Ok(None);
                 }
@@ -203,8 +209,8 @@ impl<'a> Ctx<'a> {
                     return Ok(None);
                 }
                 None => {
-                    if let Some((_, ty)) = self.model.by_key(e.ty, name) {
-                        let ext = if self.model.is_primitive(ty) { o.get(ext_key) } else { None };
+                    if let Some((ty, primitive)) = self.model.by_key(e.ty, name) {
+                        let ext = if primitive { o.get(ext_key) } else { None };
                         self.push_values(o.get(name), ext, ty, out);
                         return Ok(None);
                     }

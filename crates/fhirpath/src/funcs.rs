@@ -416,12 +416,12 @@ impl<'a> Ctx<'a> {
             }
             if let Some(name) = k.strip_prefix('_') {
                 if !o.contains_key(name) {
-                    let ty = self.model.by_key(e.ty, name).map(|x| x.1).unwrap_or("");
+                    let ty = self.model.by_key(e.ty, name).map(|x| x.0).unwrap_or("");
                     push_ext_only(v, ty, out);
                 }
                 continue;
             }
-            let ty = self.model.by_key(e.ty, k).map(|x| x.1).unwrap_or("");
+            let ty = self.model.by_key(e.ty, k).map(|x| x.0).unwrap_or("");
             let before = out.len();
             let ext_key = format!("_{k}");
             let ext = o.get(&ext_key);
@@ -895,13 +895,13 @@ impl<'a> Ctx<'a> {
                 let _ = arg0()?;
                 input.clone()
             }
-            Func::Now => vec![Item::Temporal(Kind::DateTime, self.now)],
+            Func::Now => vec![Item::Temporal(Kind::DateTime, self.now())],
             Func::Today => vec![Item::Temporal(
                 Kind::Date,
-                DateTimeVal { precision: Precision::Day, tz: None, hour: 0, minute: 0, second: 0, millis: 0, ..self.now },
+                DateTimeVal { precision: Precision::Day, tz: None, hour: 0, minute: 0, second: 0, millis: 0, ..self.now() },
             )],
             Func::TimeOfDay => {
-                vec![Item::Temporal(Kind::Time, DateTimeVal { year: 0, month: 1, day: 1, tz: None, ..self.now })]
+                vec![Item::Temporal(Kind::Time, DateTimeVal { year: 0, month: 1, day: 1, tz: None, ..self.now() })]
             }
             Func::Aggregate => {
                 let mut total = if args.len() > 1 { arg1()? } else { Vec::new() };

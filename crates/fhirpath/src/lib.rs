@@ -166,13 +166,12 @@ pub struct Expr {
     source: Arc<str>,
 }
 
-fn system_now() -> DateTimeVal {
+pub(crate) fn system_now() -> DateTimeVal {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    let base = DateTimeVal::parse_datetime("1970-01-01T00:00:00.000Z").expect("invariant: valid epoch literal");
-    base.add(rust_decimal::Decimal::from(ms), "ms", Kind::DateTime).unwrap_or(base)
+    DateTimeVal::from_unix_millis(ms)
 }
 
 impl Expr {
@@ -190,7 +189,7 @@ impl Expr {
     pub fn evaluate<'a>(&'a self, resource: &'a Value, env: &'a Env) -> Result<Collection<'a>> {
         let model = model::model();
         let root = Item::element(resource, eval::infer_type(model, resource));
-        let ctx = eval::Ctx { env, model, resource: root.clone(), root: resource, now: env.now.unwrap_or_else(system_now) };
+        let ctx = eval::Ctx { env, model, resource: root.clone(), root: resource, now: std::cell::Cell::new(env.now) };
         let focus = [root];
         ctx.eval(&self.root, &focus, eval::Frame { this: Some(&focus[0]), index: None, total: None })
     }
@@ -201,7 +200,7 @@ impl Expr {
     pub fn evaluate_on<'a>(&'a self, focus: &Item<'a>, resource: &'a Value, env: &'a Env) -> Result<Collection<'a>> {
         let model = model::model();
         let root = Item::element(resource, eval::infer_type(model, resource));
-        let ctx = eval::Ctx { env, model, resource: root, root: resource, now: env.now.unwrap_or_else(system_now) };
+        let ctx = eval::Ctx { env, model, resource: root, root: resource, now: std::cell::Cell::new(env.now) };
         let focus = [focus.clone()];
         ctx.eval(&self.root, &focus, eval::Frame { this: Some(&focus[0]), index: None, total: None })
     }

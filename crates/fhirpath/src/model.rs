@@ -22,6 +22,9 @@ impl Hasher for FxHasher {
             self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }
     }
+    fn write_usize(&mut self, i: usize) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
     fn write_u8(&mut self, i: u8) {
         self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
@@ -33,10 +36,11 @@ impl Hasher for FxHasher {
 pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// One element of a type, as seen from FHIRPath.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Child {
-    /// A plain element with one type.
-    Plain { ty: &'static str, list: bool },
+    /// A plain element with one type; `primitive` says whether a `_name`
+    /// sibling may carry its id/extensions.
+    Plain { ty: &'static str, primitive: bool },
     /// A choice element `value[x]`: (JSON key, `_`-key, type) per option.
     Choice { options: Vec<(&'static str, &'static str, &'static str)> },
 }
@@ -56,6 +60,13 @@ pub(crate) struct TypeInfo {
 pub(crate) struct Model {
     pub(crate) types: FxMap<&'static str, TypeInfo>,
     pub(crate) defs: &'static Definitions,
+    /// (address of the canonical type name, element name) → element, with
+    /// inherited elements flattened in: one hash lookup per navigation step.
+    nav: FxMap<(usize, usize), FxMap<&'static str, Child>>,
+    /// (address of the canonical type name, concrete JSON key) → (type, primitive).
+    keys: FxMap<(usize, usize), FxMap<&'static str, (&'static str, bool)>>,
+    /// Names of types that other types specialise (`Resource`, `Quantity`, ...).
+    bases: FxMap<&'static str, ()>,
 }
 
 fn leak(s: String) -> &'static str {
@@ -112,38 +123,94 @@ fn build() -> Model {
                 children.insert(stem, Child::Choice { options });
             } else {
                 let ty = el.types.first().map(String::as_str).unwrap_or("");
-                children.insert(el.name.as_str(), Child::Plain { ty, list: el.is_list });
+                children.insert(el.name.as_str(), Child::Plain { ty, primitive: false });
                 by_key.insert(el.name.as_str(), (el.name.as_str(), ty));
             }
         }
         types.insert(td.name.as_str(), TypeInfo { name: td.name.as_str(), base, kind: td.kind, children, by_key });
     }
-    Model { types, defs }
+    // Canonicalise every type name to the `TypeInfo` name string so that a
+    // type's address identifies it.
+    let canon = |t: &'static str, types: &FxMap<&'static str, TypeInfo>| types.get(t).map(|i| i.name).unwrap_or(t);
+    let names: Vec<&'static str> = types.keys().copied().collect();
+    let mut nav = FxMap::default();
+    let mut keys = FxMap::default();
+    let mut bases = FxMap::default();
+    for name in names {
+        let mut chain = Vec::new();
+        let mut cur = types.get(name);
+        while let Some(t) = cur {
+            chain.push(t);
+            if let Some(b) = t.base {
+                bases.insert(canon(b, &types), ());
+            }
+            cur = t.base.and_then(|b| types.get(b));
+            if chain.len() > 12 {
+                break;
+            }
+        }
+        let canonical = types[name].name;
+        let addr = (canonical.as_ptr() as usize, canonical.len());
+        // Walk from the root so that a type's own definitions win over inherited ones.
+        for t in chain.iter().rev() {
+            for (el, child) in &t.children {
+                let child = match child {
+                    Child::Plain { ty, .. } => {
+                        let ty = canon(ty, &types);
+                        let primitive = types.get(ty).is_some_and(|i| i.kind == TypeKind::Primitive);
+                        Child::Plain { ty, primitive }
+                    }
+                    Child::Choice { options } => Child::Choice {
+                        options: options.iter().map(|(k, u, ty)| (*k, *u, canon(ty, &types))).collect(),
+                    },
+                };
+                nav.entry(addr).or_insert_with(FxMap::default).insert(*el, child);
+            }
+            for (k, (_, ty)) in &t.by_key {
+                let ty = canon(ty, &types);
+                let primitive = types.get(ty).is_some_and(|i| i.kind == TypeKind::Primitive);
+                keys.entry(addr).or_insert_with(FxMap::default).insert(*k, (ty, primitive));
+            }
+        }
+    }
+    Model { types, defs, nav, keys, bases }
 }
 
 impl Model {
-    /// Finds element `name` of type `ty`, walking up the base chain.
-    pub(crate) fn child(&self, ty: &str, name: &str) -> Option<&Child> {
-        let mut cur = self.types.get(ty)?;
-        for _ in 0..10 {
-            if let Some(c) = cur.children.get(name) {
-                return Some(c);
-            }
-            cur = self.types.get(cur.base?)?;
-        }
-        None
+    /// The canonical (interned) form of a type name, for address-keyed lookups.
+    fn addr(ty: &str) -> (usize, usize) {
+        (ty.as_ptr() as usize, ty.len())
     }
 
-    /// Resolves a concrete JSON key (`valueQuantity`) of type `ty`.
-    pub(crate) fn by_key(&self, ty: &str, key: &str) -> Option<(&'static str, &'static str)> {
-        let mut cur = self.types.get(ty)?;
-        for _ in 0..10 {
-            if let Some(c) = cur.by_key.get(key) {
-                return Some(*c);
-            }
-            cur = self.types.get(cur.base?)?;
+    /// Finds element `name` of type `ty` (inherited elements included).
+    pub(crate) fn child(&self, ty: &str, name: &str) -> Option<&Child> {
+        if let Some(c) = self.nav.get(&Model::addr(ty)).and_then(|m| m.get(name)) {
+            return Some(c);
         }
-        None
+        // `ty` may be an equal string at another address (built by a caller).
+        let canonical = self.intern(ty)?;
+        if canonical.as_ptr() == ty.as_ptr() {
+            return None;
+        }
+        self.nav.get(&Model::addr(canonical)).and_then(|m| m.get(name))
+    }
+
+    /// Resolves a concrete JSON key (`valueQuantity`) of type `ty` to its
+    /// element type and whether that type is primitive.
+    pub(crate) fn by_key(&self, ty: &str, key: &str) -> Option<(&'static str, bool)> {
+        if let Some(c) = self.keys.get(&Model::addr(ty)).and_then(|m| m.get(key)) {
+            return Some(*c);
+        }
+        let canonical = self.intern(ty)?;
+        if canonical.as_ptr() == ty.as_ptr() {
+            return None;
+        }
+        self.keys.get(&Model::addr(canonical)).and_then(|m| m.get(key)).copied()
+    }
+
+    /// Whether some type specialises `ty` (so `is`/type filters must walk the chain).
+    pub(crate) fn has_subtypes(&self, ty: &str) -> bool {
+        self.bases.contains_key(ty)
     }
 
     /// The interned name of a type, if it exists.

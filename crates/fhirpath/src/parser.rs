@@ -57,7 +57,10 @@ pub(crate) enum Node {
     Temporal(Kind, DateTimeVal),
     Quantity(Decimal, Arc<str>),
     /// Member navigation `base.name` (base `None`: from the focus).
-    Member { base: Option<Box<Node>>, name: Box<str>, ext_key: Box<str> },
+    /// A leading identifier naming a FHIR type (`Patient.name`) is a type
+    /// filter instead: `type_filter` holds the canonical type name and
+    /// whether other types specialise it.
+    Member { base: Option<Box<Node>>, name: Box<str>, ext_key: Box<str>, type_filter: Option<(&'static str, bool)> },
     /// A function call `base.f(args)` (base `None`: on the focus).
     Call { base: Option<Box<Node>>, func: Func, args: Vec<Node>, pos: usize },
     This,
@@ -355,7 +358,13 @@ impl Parser<'_> {
             return Ok(Node::Call { base, func, args, pos: t.pos });
         }
         let ext_key = format!("_{name}").into_boxed_str();
-        Ok(Node::Member { base, name: name.into_boxed_str(), ext_key })
+        let type_filter = if base.is_none() && name.starts_with(|c: char| c.is_ascii_uppercase()) {
+            let m = crate::model::model();
+            m.intern(&name).map(|t| (t, m.has_subtypes(t)))
+        } else {
+            None
+        };
+        Ok(Node::Member { base, name: name.into_boxed_str(), ext_key, type_filter })
     }
 }
 

@@ -282,6 +282,12 @@ impl DateTimeVal {
         self.epoch_days() * 86_400_000 + t - i64::from(self.tz.unwrap_or(0)) * 60_000
     }
 
+    /// The UTC date-time `ms` milliseconds after 1970-01-01T00:00:00Z, at millisecond precision.
+    pub fn from_unix_millis(ms: i64) -> DateTimeVal {
+        let t = DateTimeVal { precision: Precision::Millis, tz: Some(0), ..DateTimeVal::blank() };
+        DateTimeVal::from_epoch_millis(ms, &t)
+    }
+
     fn from_epoch_millis(ms: i64, template: &DateTimeVal) -> DateTimeVal {
         let local = ms + i64::from(template.tz.unwrap_or(0)) * 60_000;
         let days = local.div_euclid(86_400_000);
