@@ -24,6 +24,8 @@ enum Command {
     Import(cmd::import::Args),
     /// Export current resources as one NDJSON file per type (FHIR Bulk Data format).
     Export(cmd::export::Args),
+    /// Evaluate a FHIRPath expression against a resource and print the result as JSON.
+    Fhirpath(cmd::fhirpath::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(a),
         Command::Import(a) => cmd::import::run(a),
         Command::Export(a) => cmd::export::run(a),
+        Command::Fhirpath(a) => cmd::fhirpath::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,301 @@
+//! The `medtwin` binary end to end: real processes, real files, a real
+//! SQLite database, real HTTP on loopback. One test binary, a module per topic.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn medtwin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_medtwin"));
+    c.env_remove("MEDTWIN_DATA").env_remove("MEDTWIN_ADDR").env("MEDTWIN_SYNC", "normal");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    medtwin().args(args).output().expect("run medtwin")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn write(path: &Path, content: &str) {
+    std::fs::write(path, content).expect("write");
+}
+
+fn patient_line(id: &str) -> String {
+    format!(r#"{{"resourceType":"Patient","id":"{id}","name":[{{"family":"山田","given":["太郎"]}}],"gender":"male","birthDate":"1960-04-01"}}"#)
+}
+
+mod help {
+    use super::*;
+
+    #[test]
+    fn every_command_has_help() {
+        for cmd in [vec!["--help"], vec!["serve", "--help"], vec!["import", "--help"], vec!["export", "--help"], vec!["fhirpath", "--help"]] {
+            let o = run(&cmd);
+            assert!(o.status.success(), "{cmd:?}");
+            assert!(text(&o.stdout).contains("Usage: medtwin"), "{cmd:?}: {}", text(&o.stdout));
+        }
+        let o = run(&["import"]);
+        assert_eq!(o.status.code(), Some(2), "missing PATH is a usage error");
+    }
+}
+
+mod import_export {
+    use super::*;
+
+    #[test]
+    fn import_reports_rejects_with_file_and_line_and_keeps_the_rest() {
+        let d = tempfile::tempdir().expect("tmp");
+        let data = d.path().join("data");
+        let f = d.path().join("in.ndjson");
+        let mut lines = vec![patient_line("p1"), patient_line("p2")];
+        lines.push("{not json".into());
+        lines.push(r#"{"resourceType":"Patient","id":"p3","birthDate":"1960-02-30"}"#.into());
+        lines.push(String::new());
+        lines.push(r#"{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"HbA1c"},"subject":{"reference":"Patient/p1"},"valueQuantity":{"value":6.1,"unit":"%"}}"#.into());
+        lines.push(r#"{"resourceType":"Nope"}"#.into());
+        write(&f, &lines.join("\n"));
+        let o = run(&["import", "--data", data.to_str().expect("utf8"), f.to_str().expect("utf8")]);
+        assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+        let out = text(&o.stdout);
+        assert!(out.contains("imported 3 resources"), "{out}");
+        assert!(out.contains("3 rejected"), "{out}");
+        let err = text(&o.stderr);
+        let fname = f.display().to_string();
+        assert!(err.contains(&format!("{fname}:3: malformed JSON")), "{err}");
+        assert!(err.contains(&format!("{fname}:4: Patient.birthDate: '1960-02-30' is not a valid date")), "{err}");
+        assert!(err.contains(&format!("{fname}:7: resourceType: unknown resourceType 'Nope'")), "{err}");
+
+        // Importing the same data again creates no new versions.
+        let o = run(&["import", "--data", data.to_str().expect("utf8"), f.to_str().expect("utf8")]);
+        assert_eq!(o.status.code(), Some(3));
+        let out = text(&o.stdout);
+        let patient_row = out.lines().find(|l| l.starts_with("Patient ")).expect("Patient row").to_string();
+        let cols: Vec<&str> = patient_row.split_whitespace().collect();
+        assert_eq!(cols, ["Patient", "0", "0", "2"], "{out}");
+
+        // Export writes one NDJSON file per type, in the Bulk Data layout.
+        let out_dir = d.path().join("export");
+        let o = run(&["export", "--data", data.to_str().expect("utf8"), "--out", out_dir.to_str().expect("utf8")]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let pats = std::fs::read_to_string(out_dir.join("Patient.ndjson")).expect("Patient.ndjson");
+        assert_eq!(pats.lines().count(), 2);
+        for l in pats.lines() {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            assert_eq!(v["meta"]["versionId"], "1");
+        }
+        assert_eq!(std::fs::read_to_string(out_dir.join("Observation.ndjson")).expect("obs").lines().count(), 1);
+        let only = d.path().join("only");
+        let o = run(&["export", "--data", data.to_str().expect("utf8"), "--out", only.to_str().expect("utf8"), "--type", "Observation"]);
+        assert!(o.status.success());
+        assert!(!only.join("Patient.ndjson").exists());
+        let o = run(&["export", "--data", data.to_str().expect("utf8"), "--out", only.to_str().expect("utf8"), "--since", "2999-01-01T00:00:00Z"]);
+        assert!(o.status.success());
+        assert!(text(&o.stderr).contains("exported 0 resources"));
+        let o = run(&["export", "--data", data.to_str().expect("utf8"), "--out", only.to_str().expect("utf8"), "--since", "soon"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains("--since 'soon'"));
+        let o = run(&["export", "--data", data.to_str().expect("utf8"), "--out", only.to_str().expect("utf8"), "--type", "Patients"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains("'Patients' is not a FHIR R4 resource type"));
+    }
+
+    #[test]
+    fn import_bundles_and_folders() {
+        let d = tempfile::tempdir().expect("tmp");
+        let data = d.path().join("data");
+        let dir = d.path().join("in");
+        std::fs::create_dir_all(dir.join("sub")).expect("mkdir");
+        let bundle = serde_json::json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"fullUrl": "urn:uuid:0b1e7c53-7f53-4a42-9e5a-5b8f2d1f0001", "resource": {"resourceType": "Patient", "name": [{"family": "佐藤"}]},
+             "request": {"method": "POST", "url": "Patient"}},
+            {"resource": {"resourceType": "Encounter", "id": "e1", "status": "finished", "class": {"code": "IMP"},
+                          "subject": {"reference": "urn:uuid:0b1e7c53-7f53-4a42-9e5a-5b8f2d1f0001"}},
+             "request": {"method": "PUT", "url": "Encounter/e1"}}]});
+        write(&dir.join("b.json"), &bundle.to_string());
+        write(&dir.join("sub/p.ndjson"), &format!("{}\n{}\n", patient_line("a"), patient_line("b")));
+        write(&dir.join("ignored.txt"), "not imported");
+        let o = run(&["import", "--data", data.to_str().expect("utf8"), dir.to_str().expect("utf8")]);
+        assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+        assert!(text(&o.stdout).contains("imported 4 resources from 2 file(s)"), "{}", text(&o.stdout));
+        let out = d.path().join("x");
+        assert!(run(&["export", "--data", data.to_str().expect("utf8"), "--out", out.to_str().expect("utf8")]).status.success());
+        let enc: serde_json::Value =
+            serde_json::from_str(std::fs::read_to_string(out.join("Encounter.ndjson")).expect("enc").trim()).expect("json");
+        let r = enc["subject"]["reference"].as_str().expect("ref");
+        let pid = r.strip_prefix("Patient/").expect("rewritten reference");
+        let pats = std::fs::read_to_string(out.join("Patient.ndjson")).expect("pats");
+        assert!(pats.contains(&format!("\"id\":\"{pid}\"")), "{r} not among {pats}");
+    }
+
+    #[test]
+    fn fatal_errors_exit_1() {
+        let d = tempfile::tempdir().expect("tmp");
+        let o = run(&["import", "--data", d.path().join("data").to_str().expect("utf8"), "/definitely/not/here.ndjson"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains("cannot read /definitely/not/here.ndjson"), "{}", text(&o.stderr));
+        let file = d.path().join("file");
+        write(&file, "x");
+        let o = run(&["import", "--data", file.to_str().expect("utf8"), file.to_str().expect("utf8")]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains("opening the store"), "{}", text(&o.stderr));
+    }
+}
+
+mod durability {
+    use super::*;
+
+    /// SIGKILL in the middle of an import loses only the uncommitted chunk: the
+    /// database opens cleanly, holds whole chunks, and a second import completes it.
+    #[test]
+    fn kill_during_import_keeps_committed_chunks() {
+        let d = tempfile::tempdir().expect("tmp");
+        let data = d.path().join("data");
+        let f = d.path().join("big.ndjson");
+        let n = 300_000;
+        {
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&f).expect("create"));
+            for i in 0..n {
+                writeln!(w, r#"{{"resourceType":"Observation","id":"o{i}","status":"final","code":{{"coding":[{{"system":"urn:oid:1.2.392.200119.4.504","code":"3D010000001926101"}}]}},"subject":{{"reference":"Patient/p{}"}},"valueQuantity":{{"value":{}.{},"unit":"%"}}}}"#, i % 1000, 5 + i % 4, i % 10).expect("write");
+            }
+        }
+        let mut child = medtwin()
+            .args(["import", "--data", data.to_str().expect("utf8"), "--batch", "1000", f.to_str().expect("utf8")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        // Wait until some chunks are committed, then kill without warning.
+        let db = data.join("medtwin.db");
+        let start = std::time::Instant::now();
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let size = std::fs::metadata(data.join("medtwin.db-wal")).map(|m| m.len()).unwrap_or(0);
+            if size > 4_000_000 || start.elapsed().as_secs() > 60 {
+                break;
+            }
+        }
+        child.kill().expect("SIGKILL");
+        let status = child.wait().expect("wait");
+        assert!(!status.success(), "the import finished before it could be killed; make the input bigger");
+        assert!(db.exists());
+        let out = d.path().join("after-kill");
+        let o = run(&["export", "--data", data.to_str().expect("utf8"), "--out", out.to_str().expect("utf8"), "--type", "Observation"]);
+        assert!(o.status.success(), "the database must open cleanly: {}", text(&o.stderr));
+        let kept = std::fs::read_to_string(out.join("Observation.ndjson")).map(|s| s.lines().count()).unwrap_or(0);
+        assert!(kept > 0 && kept < n, "kept {kept} of {n}");
+        assert_eq!(kept % 1000, 0, "only whole transactions survive: kept {kept}");
+        // Every kept line is a complete resource.
+        for l in std::fs::read_to_string(out.join("Observation.ndjson")).expect("read").lines() {
+            let v: serde_json::Value = serde_json::from_str(l).expect("complete JSON");
+            assert_eq!(v["meta"]["versionId"], "1");
+        }
+        // Importing again completes the data without duplicating what was kept.
+        let o = run(&["import", "--data", data.to_str().expect("utf8"), "--batch", "5000", f.to_str().expect("utf8")]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let obs_row = text(&o.stdout).lines().find(|l| l.starts_with("Observation")).expect("row").to_string();
+        let cols: Vec<u64> = obs_row.split_whitespace().skip(1).map(|c| c.parse().expect("number")).collect();
+        assert_eq!(cols, [(n - kept) as u64, 0, kept as u64], "{obs_row}");
+    }
+}
+
+mod serve {
+    use super::*;
+
+    fn http(addr: &str, req: &str) -> String {
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        s.write_all(req.as_bytes()).expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        out
+    }
+
+    #[test]
+    fn serves_on_loopback_and_stops_cleanly_on_sigterm() {
+        let d = tempfile::tempdir().expect("tmp");
+        let data: PathBuf = d.path().join("data");
+        let mut child = medtwin()
+            .args(["serve", "--data", data.to_str().expect("utf8"), "--addr", "127.0.0.1:0"])
+            .env("MEDTWIN_LOG", "warn")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut line = String::new();
+        stderr.read_line(&mut line).expect("read");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split("/fhir").next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        let body = patient_line("s1");
+        let put = http(
+            &addr,
+            &format!("PUT /fhir/Patient/s1 HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()),
+        );
+        assert!(put.starts_with("HTTP/1.1 201"), "{put}");
+        let get = http(&addr, &format!("GET /fhir/Patient/s1 HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"));
+        assert!(get.starts_with("HTTP/1.1 200"), "{get}");
+        assert!(get.to_ascii_lowercase().contains("etag: w/\"1\""), "{get}");
+        let meta = http(&addr, &format!("GET /fhir/metadata HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"));
+        assert!(meta.contains("CapabilityStatement"));
+        let st = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+        assert!(st.success());
+        let status = child.wait().expect("wait");
+        let mut rest = String::new();
+        stderr.read_to_string(&mut rest).expect("read");
+        assert!(status.success(), "exit {status:?}: {rest}");
+        assert!(rest.contains("stopped cleanly"), "{rest}");
+        // The checkpoint on shutdown leaves no write-ahead log behind.
+        let wal = std::fs::metadata(data.join("medtwin.db-wal")).map(|m| m.len()).unwrap_or(0);
+        assert_eq!(wal, 0);
+    }
+
+    #[test]
+    fn bad_address_is_a_clear_error() {
+        let o = run(&["serve", "--addr", "not-an-address"]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(text(&o.stderr).contains("--addr"), "{}", text(&o.stderr));
+    }
+}
+
+mod fhirpath_cmd {
+    use super::*;
+
+    fn fp(args: &[&str], stdin: &str) -> Output {
+        let mut c = medtwin().arg("fhirpath").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+        c.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write");
+        c.wait_with_output().expect("wait")
+    }
+
+    #[test]
+    fn evaluates_from_stdin_and_file() {
+        let p = r#"{"resourceType":"Patient","name":[{"use":"official","family":"山田","given":["太郎","一"]}],"birthDate":"1960-04-01"}"#;
+        let o = fp(&["Patient.name.given"], p);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert_eq!(text(&o.stdout).trim(), r#"["太郎","一"]"#);
+        let d = tempfile::tempdir().expect("tmp");
+        let f = d.path().join("p.json");
+        write(&f, p);
+        let o = fp(&["birthDate + 1 year", f.to_str().expect("utf8")], "");
+        assert_eq!(text(&o.stdout).trim(), r#"["1961-04-01"]"#);
+        let o = fp(&["name.given.count() > %n", "--env", "n=1", f.to_str().expect("utf8")], "");
+        assert_eq!(text(&o.stdout).trim(), "[true]");
+    }
+
+    #[test]
+    fn invalid_expression_exits_1_with_the_position() {
+        let o = fp(&["Patient.name.where("], "{\"resourceType\":\"Patient\"}");
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains("syntax error at line 1, column"), "{}", text(&o.stderr));
+        let o = fp(&["'a' + 1"], "{\"resourceType\":\"Patient\"}");
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains("type error"), "{}", text(&o.stderr));
+        let o = fp(&["name"], "not json");
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains("standard input is not JSON"), "{}", text(&o.stderr));
+    }
+}
