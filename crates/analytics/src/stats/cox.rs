@@ -185,11 +185,21 @@ pub struct CoxModel {
     strata: Vec<usize>,
     /// Standard deviation of each covariate (scales the convergence test).
     sd: Vec<f64>,
+    /// Largest |centred value| of each covariate (bounds |η| against overflow).
+    xmax: Vec<f64>,
     /// Starts of runs of equal (stratum, time).
     tie_starts: Vec<usize>,
     /// Per run, the first event row (events sort after censorings within a time).
     ev_starts: Vec<usize>,
     events: usize,
+}
+
+/// Per-row buffers reused across evaluations.
+#[derive(Default)]
+struct Scratch {
+    eta: Vec<f64>,
+    risk: Vec<f64>,
+    coef: Vec<f64>,
 }
 
 /// Quantities at one β.
@@ -311,6 +321,7 @@ impl CoxModel {
                 col
             })
             .collect();
+        let xc_max: Vec<f64> = xc.par_iter().map(|c| c.iter().fold(0.0f64, |m, v| m.max(v.abs()))).collect();
         let xc_sd: Vec<f64> = xc
             .par_iter()
             .map(|c| (c.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt())
@@ -347,6 +358,7 @@ impl CoxModel {
             weighted: weights.is_some(),
             strata: bounds,
             sd: xc_sd,
+            xmax: xc_max,
             tie_starts,
             ev_starts,
             events,
@@ -413,18 +425,57 @@ impl CoxModel {
     /// Log-likelihood, score and information at β. The information is
     /// `Σ_i r_i x_i x_iᵀ − Σ_t (outer products of risk-set means)`, where each
     /// row's coefficient r_i collects the risk-set terms it belongs to.
+    #[cfg(test)]
     fn evaluate(&self, beta: &[f64], ties: Ties) -> Eval {
+        self.evaluate_with(beta, ties, &mut Scratch::default())
+    }
+
+    /// [`Self::evaluate`] reusing per-row buffers across Newton iterations (fresh
+    /// multi-megabyte allocations cost a page fault per 4 KiB).
+    fn evaluate_with(&self, beta: &[f64], ties: Ties, scratch: &mut Scratch) -> Eval {
         let p = self.p;
-        let eta = self.eta(beta);
-        let shift = eta
-            .par_iter()
-            .cloned()
-            .reduce(|| f64::NEG_INFINITY, f64::max);
-        let risk: Vec<f64> = eta
-            .par_iter()
-            .zip(self.weight.par_iter())
-            .map(|(e, w)| w * (e - shift).exp())
-            .collect();
+        let n = self.n;
+        scratch.eta.resize(n, 0.0);
+        scratch.risk.resize(n, 0.0);
+        scratch.coef.resize(n, 0.0);
+        // exp(η − shift) must not overflow when summed over n rows. A cheap upper
+        // bound on |η| usually allows shift = 0 and a single fused pass.
+        let bound: f64 = beta.iter().zip(&self.xmax).map(|(b, m)| b.abs() * m).sum();
+        let fused = bound < 600.0;
+        {
+            let (eta_buf, risk_buf) = (&mut scratch.eta, &mut scratch.risk);
+            eta_buf
+                .par_chunks_mut(CHUNK)
+                .zip(risk_buf.par_chunks_mut(CHUNK))
+                .enumerate()
+                .for_each(|(k, (eo, ro))| {
+                    let (lo, len) = (k * CHUNK, eo.len());
+                    eo.iter_mut().for_each(|v| *v = 0.0);
+                    for (c, b) in self.xc.iter().zip(beta) {
+                        for (o, x) in eo.iter_mut().zip(&c[lo..lo + len]) {
+                            *o += b * x;
+                        }
+                    }
+                    if fused {
+                        for ((r, e), w) in ro.iter_mut().zip(eo.iter()).zip(&self.weight[lo..lo + len]) {
+                            *r = w * e.exp();
+                        }
+                    }
+                });
+        }
+        let shift = if fused {
+            0.0
+        } else {
+            let shift = scratch.eta.par_iter().cloned().reduce(|| f64::NEG_INFINITY, f64::max);
+            let (eta_buf, risk_buf) = (&scratch.eta, &mut scratch.risk);
+            risk_buf
+                .par_iter_mut()
+                .zip(eta_buf.par_iter().zip(self.weight.par_iter()))
+                .for_each(|(r, (e, w))| *r = w * (e - shift).exp());
+            shift
+        };
+        let eta = &scratch.eta;
+        let risk = &scratch.risk;
         let runs = self.tie_starts.len() - 1;
         // Per run (in parallel): Σ risk, Σ risk·x over all rows; over its events:
         // count, Σ w, Σ risk, Σ risk·x, Σ w·x, Σ w·η. Layout per run: [s0, d0, wd, wη, s1.., d1.., xw..].
@@ -549,7 +600,7 @@ impl CoxModel {
                 cum[run] = acc;
             }
         }
-        let mut coef = vec![0.0; self.n];
+        let coef = &mut scratch.coef;
         let run_ranges: Vec<(usize, usize)> = (0..runs)
             .map(|r| (self.tie_starts[r], self.tie_starts[r + 1]))
             .collect();
@@ -569,7 +620,7 @@ impl CoxModel {
                 out[i - lo] = risk[i] * (cum[run] + extra);
             }
         });
-        let mut info = self.gram(&coef);
+        let mut info = self.gram(coef);
         for a in 0..p {
             for b in 0..=a {
                 info[a * p + b] -= outer[a * p + b];
@@ -605,7 +656,8 @@ impl CoxModel {
     pub fn fit(&self, opts: &CoxOptions) -> Result<CoxFit> {
         let p = self.p;
         let mut beta = vec![0.0; p];
-        let first = self.evaluate(&beta, opts.ties);
+        let mut scratch = Scratch::default();
+        let first = self.evaluate_with(&beta, opts.ties, &mut scratch);
         let (chol0, step0) = self.solve(&first.info, &first.u)?;
         let score_stat: f64 = first.u.iter().zip(&step0).map(|(a, b)| a * b).sum();
         let loglik_null = first.ll;
@@ -626,7 +678,7 @@ impl CoxModel {
             let mut scale = 1.0;
             let next = loop {
                 let cand: Vec<f64> = beta.iter().zip(&step).map(|(b, s)| b + scale * s).collect();
-                let ev = self.evaluate(&cand, opts.ties);
+                let ev = self.evaluate_with(&cand, opts.ties, &mut scratch);
                 if ev.ll.is_finite() && ev.ll >= cur.ll - 1e-10 * cur.ll.abs().max(1.0) {
                     beta = cand;
                     break ev;
