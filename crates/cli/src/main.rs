@@ -24,6 +24,9 @@ enum Command {
     Import(cmd::import::Args),
     /// Export current resources as one NDJSON file per type (FHIR Bulk Data format).
     Export(cmd::export::Args),
+    /// Survival statistics and propensity matching over a table (CSV).
+    #[command(subcommand)]
+    Analyze(cmd::analyze::Command),
     /// Evaluate a FHIRPath expression against a resource and print the result as JSON.
     Fhirpath(cmd::fhirpath::Args),
 }
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
         Command::Import(a) => cmd::import::run(a),
         Command::Export(a) => cmd::export::run(a),
         Command::Fhirpath(a) => cmd::fhirpath::run(a),
+        Command::Analyze(c) => cmd::analyze::run(c),
     };
     match result {
         Ok(code) => code,

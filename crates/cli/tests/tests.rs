@@ -299,3 +299,59 @@ mod fhirpath_cmd {
         assert!(text(&o.stderr).contains("standard input is not JSON"), "{}", text(&o.stderr));
     }
 }
+
+mod analyze {
+    use super::*;
+
+    /// A small data set whose Kaplan–Meier estimate and log-rank test are computed by hand:
+    /// group a: times 1, 2+, 3, 4 (+ censored); group b: 2, 3, 5, 6.
+    fn data(d: &Path) -> PathBuf {
+        let f = d.join("surv.csv");
+        write(&f, "time,event,group,age\n1,1,a,60\n2,0,a,70\n3,1,a,65\n4,1,a,80\n2,1,b,50\n3,1,b,55\n5,1,b,62\n6,0,b,58\n");
+        f
+    }
+
+    #[test]
+    fn km_json_matches_hand_computation() {
+        let d = tempfile::tempdir().expect("tmp");
+        let f = data(d.path());
+        let o = run(&["analyze", "km", "--input", f.to_str().expect("utf8"), "--time", "time", "--event", "event", "--group", "group", "--at", "0,3", "--format", "json"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).expect("json");
+        let groups = v["groups"].as_array().expect("groups");
+        let a = groups.iter().find(|g| g["name"] == "a").expect("group a");
+        assert_eq!(a["n"], 4);
+        assert_eq!(a["events"], 3);
+        // S(1) = 3/4; S(3) = 3/4 * (1 - 1/2) = 3/8 (one censored at 2 leaves 2 at risk at 3).
+        let row3 = a["table"].as_array().expect("rows").iter().find(|r| r["time"] == 3.0).expect("t=3");
+        assert!((row3["survival"].as_f64().expect("s") - 0.375).abs() < 1e-12, "{row3}");
+        assert_eq!(row3["at_risk"], 2);
+        let o = run(&["analyze", "km", "--input", f.to_str().expect("utf8"), "--time", "time", "--event", "event"]);
+        assert!(o.status.success());
+        assert!(!text(&o.stdout).is_empty());
+    }
+
+    #[test]
+    fn logrank_cox_psm_run_and_errors_are_clear() {
+        let d = tempfile::tempdir().expect("tmp");
+        let f = data(d.path());
+        let fs = f.to_str().expect("utf8");
+        let o = run(&["analyze", "logrank", "--input", fs, "--time", "time", "--event", "event", "--group", "group", "--format", "json"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).expect("json");
+        assert_eq!(v["df"], 1);
+        assert!(v["p"].as_f64().expect("p") > 0.0 && v["p"].as_f64().expect("p") <= 1.0);
+        let o = run(&["analyze", "cox", "--input", fs, "--time", "time", "--event", "event", "--covariates", "age", "--format", "json"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).expect("json");
+        assert_eq!(v["coefficients"][0]["name"], "age");
+        let o = run(&["analyze", "cox", "--input", fs, "--time", "time", "--event", "event", "--covariates", "weight"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains("weight"), "{}", text(&o.stderr));
+        let o = run(&["analyze", "km", "--input", fs, "--time", "group", "--event", "event"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains("row"), "non-numeric values name the row: {}", text(&o.stderr));
+        let o = run(&["analyze", "km", "--input", "/no/such.csv", "--time", "t", "--event", "e"]);
+        assert_eq!(o.status.code(), Some(1));
+    }
+}

@@ -1,5 +1,6 @@
 //! One module per subcommand, and the flags they share.
 
+pub(crate) mod analyze;
 pub(crate) mod export;
 pub(crate) mod fhirpath;
 pub(crate) mod import;
