@@ -37,7 +37,7 @@ const PARAMS: &[(&str, &str)] = &[
     ("Encounter", "date"),
     ("Encounter", "class"),
     ("Condition", "clinical-status"),
-    ("MedicationRequest", "medication"),
+    ("MedicationRequest", "code"),
 ];
 
 struct Rng(u64);

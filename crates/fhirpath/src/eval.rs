@@ -47,10 +47,13 @@ pub(crate) fn exec_err(msg: impl Into<String>) -> Error {
 
 /// The FHIR type of a JSON value found in a position of unknown type.
 pub(crate) fn infer_type(model: &Model, v: &Value) -> &'static str {
-    if let Some(rt) = v.get("resourceType").and_then(Value::as_str) {
-        return model.intern(rt).unwrap_or("");
-    }
-    ""
+    let Value::Object(o) = v else { return "" };
+    // `resourceType` is conventionally the first key: check it before hashing.
+    let rt = match o.iter().next() {
+        Some((k, Value::String(t))) if k == "resourceType" => Some(t.as_str()),
+        _ => o.get("resourceType").and_then(Value::as_str),
+    };
+    rt.and_then(|rt| model.intern(rt)).unwrap_or("")
 }
 
 impl<'a> Ctx<'a> {
@@ -78,23 +81,37 @@ impl<'a> Ctx<'a> {
             Node::Index => frame.index.map(|i| Item::Integer(i as i64)).into_iter().collect(),
             Node::Total => frame.total.cloned().unwrap_or_default(),
             Node::Var(name, _) => self.variable(name)?,
-            Node::Member { base, name, ext_key, type_filter } => {
+            Node::Member { base, name, ext_key, type_filter, name_id } => {
                 let mut out = Vec::new();
                 match (base, type_filter) {
-                    (Some(b), _) => {
-                        let input = self.eval(b, focus, frame)?;
-                        self.navigate_all(&input, name, ext_key, &mut out)?;
-                    }
-                    (None, Some((ty, family))) => {
-                        for item in focus {
-                            if let Item::Element(e) = item {
-                                if e.ty == *ty || (*family && !e.ty.is_empty() && self.model.is_subtype(e.ty, ty)) {
-                                    out.push(item.clone());
+                    (Some(b), _) => match &**b {
+                        // `Patient.x`: filter and navigate without an intermediate collection.
+                        Node::Member { base: None, type_filter: Some((ty, family)), .. } => {
+                            let mut kept = 0;
+                            for item in focus {
+                                if self.type_matches(item, ty, *family) {
+                                    kept += 1;
+                                    if let Some(t) = self.navigate(item, name, ext_key, *name_id, &mut out)? {
+                                        if kept == 1 && focus.len() == 1 {
+                                            return Err(unknown_element(name, t));
+                                        }
+                                    }
                                 }
                             }
                         }
+                        _ => {
+                            let input = self.eval(b, focus, frame)?;
+                            self.navigate_all(&input, name, ext_key, *name_id, &mut out)?;
+                        }
+                    },
+                    (None, Some((ty, family))) => {
+                        for item in focus {
+                            if self.type_matches(item, ty, *family) {
+                                out.push(item.clone());
+                            }
+                        }
                     }
-                    (None, None) => self.navigate_all(focus, name, ext_key, &mut out)?,
+                    (None, None) => self.navigate_all(focus, name, ext_key, *name_id, &mut out)?,
                 }
                 out
             }
@@ -140,7 +157,26 @@ impl<'a> Ctx<'a> {
                 v.into_iter().filter(|i| self.is_type(i, ts, true)).collect()
             }
             Node::Binary(op, l, r) => self.binary(*op, l, r, focus, frame)?,
+            Node::Union(parts) => {
+                let mut out: Collection<'a> = Vec::new();
+                for p in parts {
+                    for x in self.eval(p, focus, frame)? {
+                        if !out.iter().any(|y| items_equal(y, &x) == Some(true)) {
+                            out.push(x);
+                        }
+                    }
+                }
+                out
+            }
         })
+    }
+
+    #[inline]
+    fn type_matches(&self, item: &Item<'a>, ty: &'static str, family: bool) -> bool {
+        match item {
+            Item::Element(e) => e.ty == ty || (family && !e.ty.is_empty() && self.model.is_subtype(e.ty, ty)),
+            _ => false,
+        }
     }
 
     fn variable(&self, name: &str) -> Result<Collection<'a>> {
@@ -175,6 +211,7 @@ impl<'a> Ctx<'a> {
         item: &Item<'a>,
         name: &str,
         ext_key: &str,
+        name_id: usize,
         out: &mut Collection<'a>,
     ) -> Result<Option<&'static str>> {
         let e = match item {
@@ -191,20 +228,41 @@ impl<'a> Ctx<'a> {
         };
         let Some(Value::Object(o)) = e.value else { return Ok(None) };
         if !e.ty.is_empty() {
-            match self.model.child(e.ty, name) {
+            let child = match self.model.child_fast(e.ty, name_id) {
+                Some(c) => Some(c),
+                None => self.model.child(e.ty, name),
+            };
+            match child {
                 Some(Child::Plain { ty, primitive }) => {
-                    let ext = if *primitive { o.get(ext_key) } else { None };
-                    self.push_values(o.get(name), ext, ty, out);
+                    let (v, ext) = get2(o, name, ext_key, *primitive);
+                    self.push_values(v, ext, ty, out);
                     return Ok(None);
                 }
                 Some(Child::Choice { options }) => {
-                    for (key, ukey, ty) in options {
-                        let v = o.get(*key);
-                        let x = o.get(*ukey);
-                        if v.is_some() || x.is_some() {
-                            self.push_values(v, x, ty, out);
-                            break;
+                    // One pass over the object's keys instead of a lookup per option.
+                    let mut found: Option<(&'static str, Option<&'a Value>, Option<&'a Value>)> = None;
+                    for (k, val) in o {
+                        let (is_ext, key) = match k.strip_prefix('_') {
+                            Some(r) => (true, r),
+                            None => (false, k.as_str()),
+                        };
+                        if key.len() <= name.len() || !key.starts_with(name) {
+                            continue;
                         }
+                        if let Some((_, _, ty)) = options.iter().find(|(opt, ..)| *opt == key) {
+                            let f = found.get_or_insert((ty, None, None));
+                            if f.0 != *ty {
+                                continue;
+                            }
+                            if is_ext {
+                                f.2 = Some(val);
+                            } else {
+                                f.1 = Some(val);
+                            }
+                        }
+                    }
+                    if let Some((ty, v, x)) = found {
+                        self.push_values(v, x, ty, out);
                     }
                     return Ok(None);
                 }
@@ -231,11 +289,18 @@ impl<'a> Ctx<'a> {
 
     /// Navigates every item; naming an element that none of the items' types
     /// has, when they all share one known type, is an error (`name.given1`).
-    fn navigate_all(&self, input: &[Item<'a>], name: &str, ext_key: &str, out: &mut Collection<'a>) -> Result<()> {
+    fn navigate_all(
+        &self,
+        input: &[Item<'a>],
+        name: &str,
+        ext_key: &str,
+        name_id: usize,
+        out: &mut Collection<'a>,
+    ) -> Result<()> {
         let mut missing: Option<&'static str> = None;
         let mut homogeneous = true;
         for item in input {
-            match self.navigate(item, name, ext_key, out)? {
+            match self.navigate(item, name, ext_key, name_id, out)? {
                 Some(t) => match missing {
                     Some(m) if m != t => homogeneous = false,
                     _ => missing = Some(t),
@@ -244,9 +309,7 @@ impl<'a> Ctx<'a> {
             }
         }
         match missing {
-            Some(ty) if homogeneous => {
-                Err(Error::Semantic { offset: 0, message: format!("'{name}' is not an element of {ty}") })
-            }
+            Some(ty) if homogeneous => Err(unknown_element(name, ty)),
             _ => Ok(()),
         }
     }
@@ -383,8 +446,39 @@ impl<'a> Ctx<'a> {
     }
 }
 
+fn unknown_element(name: &str, ty: &str) -> Error {
+    Error::Semantic { offset: 0, message: format!("'{name}' is not an element of {ty}") }
+}
+
 pub(crate) fn bool_coll<'a>(b: Option<bool>) -> Collection<'a> {
     b.map(Item::Boolean).into_iter().collect()
+}
+
+/// Looks up `name` (and, for primitives, its `_name` sibling) in one pass over
+/// a small object; FHIR objects rarely have more than a dozen keys, where a
+/// scan beats hashing each key.
+fn get2<'v>(
+    o: &'v serde_json::Map<String, Value>,
+    name: &str,
+    ext_key: &str,
+    want_ext: bool,
+) -> (Option<&'v Value>, Option<&'v Value>) {
+    if o.len() > 16 {
+        return (o.get(name), if want_ext { o.get(ext_key) } else { None });
+    }
+    let mut v = None;
+    let mut x = None;
+    for (k, val) in o {
+        if k.len() == name.len() && k == name {
+            v = Some(val);
+            if !want_ext {
+                break;
+            }
+        } else if want_ext && k.len() == ext_key.len() && k == ext_key {
+            x = Some(val);
+        }
+    }
+    (v, x)
 }
 
 /// The collection as a single item; empty → `None`; more than one → error.

@@ -67,6 +67,12 @@ pub(crate) struct Model {
     keys: FxMap<(usize, usize), FxMap<&'static str, (&'static str, bool)>>,
     /// Names of types that other types specialise (`Resource`, `Quantity`, ...).
     bases: FxMap<&'static str, ()>,
+    /// Every element name and concrete JSON key in the model, numbered from 1
+    /// (compiled member expressions carry the number).
+    name_ids: FxMap<&'static str, usize>,
+    /// (type address | name id << 48, type name length) → element: the fast
+    /// path of navigation, a lookup on two integers.
+    fast: FxMap<(usize, usize), Child>,
 }
 
 fn leak(s: String) -> &'static str {
@@ -173,7 +179,24 @@ fn build() -> Model {
             }
         }
     }
-    Model { types, defs, nav, keys, bases }
+    let mut name_ids: FxMap<&'static str, usize> = FxMap::default();
+    let mut fast = FxMap::default();
+    for (addr, elements) in &nav {
+        for (el, child) in elements {
+            let next = name_ids.len() + 1;
+            let id = *name_ids.entry(*el).or_insert(next);
+            fast.insert((addr.0 | (id << 48), addr.1), child.clone());
+        }
+    }
+    for (addr, ks) in &keys {
+        for (k, (ty, primitive)) in ks {
+            let next = name_ids.len() + 1;
+            let id = *name_ids.entry(*k).or_insert(next);
+            fast.entry((addr.0 | (id << 48), addr.1)).or_insert(Child::Plain { ty, primitive: *primitive });
+        }
+    }
+    assert!(name_ids.len() < 1 << 15, "invariant: element name ids fit in the fast-path key");
+    Model { types, defs, nav, keys, bases, name_ids, fast }
 }
 
 impl Model {
@@ -206,6 +229,20 @@ impl Model {
             return None;
         }
         self.keys.get(&Model::addr(canonical)).and_then(|m| m.get(key)).copied()
+    }
+
+    /// The number of an element name or JSON key (0 when the model has none).
+    pub(crate) fn name_id(&self, name: &str) -> usize {
+        self.name_ids.get(name).copied().unwrap_or(0)
+    }
+
+    /// Fast path of [`Model::child`]/[`Model::by_key`] for a compiled name.
+    #[inline]
+    pub(crate) fn child_fast(&self, ty: &str, name_id: usize) -> Option<&Child> {
+        if name_id == 0 {
+            return None;
+        }
+        self.fast.get(&((ty.as_ptr() as usize) | (name_id << 48), ty.len()))
     }
 
     /// Whether some type specialises `ty` (so `is`/type filters must walk the chain).

@@ -60,7 +60,14 @@ pub(crate) enum Node {
     /// A leading identifier naming a FHIR type (`Patient.name`) is a type
     /// filter instead: `type_filter` holds the canonical type name and
     /// whether other types specialise it.
-    Member { base: Option<Box<Node>>, name: Box<str>, ext_key: Box<str>, type_filter: Option<(&'static str, bool)> },
+    /// `name_id` numbers the name in the model (0: unknown) for the fast path.
+    Member {
+        base: Option<Box<Node>>,
+        name: Box<str>,
+        ext_key: Box<str>,
+        type_filter: Option<(&'static str, bool)>,
+        name_id: usize,
+    },
     /// A function call `base.f(args)` (base `None`: on the focus).
     Call { base: Option<Box<Node>>, func: Func, args: Vec<Node>, pos: usize },
     This,
@@ -70,6 +77,8 @@ pub(crate) enum Node {
     Indexer(Box<Node>, Box<Node>),
     Neg(Box<Node>),
     Binary(BinOp, Box<Node>, Box<Node>),
+    /// `a | b | c ...` flattened: evaluated into one de-duplicated collection.
+    Union(Vec<Node>),
     Is(Box<Node>, TypeSpec),
     As(Box<Node>, TypeSpec),
 }
@@ -188,7 +197,14 @@ impl Parser<'_> {
                     // `implies` is right-associative, everything else left.
                     let next = if op == BinOp::Implies { bp } else { bp + 1 };
                     let rhs = self.expr(next)?;
-                    lhs = Node::Binary(op, Box::new(lhs), Box::new(rhs));
+                    lhs = match (op, lhs) {
+                        (BinOp::Union, Node::Union(mut parts)) => {
+                            parts.push(rhs);
+                            Node::Union(parts)
+                        }
+                        (BinOp::Union, l) => Node::Union(vec![l, rhs]),
+                        (op, l) => Node::Binary(op, Box::new(l), Box::new(rhs)),
+                    };
                 }
             }
         }
@@ -364,7 +380,8 @@ impl Parser<'_> {
         } else {
             None
         };
-        Ok(Node::Member { base, name: name.into_boxed_str(), ext_key, type_filter })
+        let name_id = crate::model::model().name_id(&name);
+        Ok(Node::Member { base, name: name.into_boxed_str(), ext_key, type_filter, name_id })
     }
 }
 
