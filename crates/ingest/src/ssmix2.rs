@@ -1,0 +1,175 @@
+//! SS-MIX2 standardized storage → FHIR: walking the storage tree, applying
+//! the file-naming rule (a later file of the same record supersedes earlier
+//! ones; condition flag 0 withdraws the record), reading and decoding each
+//! message, and handing it to [`crate::hl7`] for mapping.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hl7v2::ssmix2::{ConditionFlag, FileName};
+use hl7v2::{Message, error::Severity};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::hl7::{self, Options, Source};
+use crate::report::{Entry, Level, Report};
+
+fn file_entry(level: Level, file: &str, reason: impl Into<String>) -> Entry {
+    Entry { level, file: Some(file.to_string()), message: None, segment: None, field: None, reason: reason.into() }
+}
+
+/// Converts one message given as bytes. `file` names it in meta.source and
+/// the report; `name` is its parsed SS-MIX2 file name, if it has one.
+pub fn convert_bytes(
+    bytes: &[u8],
+    file: Option<&str>,
+    name: Option<&FileName>,
+    opts: &Options,
+    report: &mut Report,
+    sink: &mut dyn FnMut(Value),
+) {
+    let label = file.unwrap_or("-");
+    let (msg, issues) = match Message::parse(bytes) {
+        Ok(x) => x,
+        Err(e) => {
+            report.push(file_entry(Level::Rejected, label, format!("not a readable HL7 message: {e}")));
+            return;
+        }
+    };
+    let control_id = msg.control_id().to_string();
+    let mut fatal = false;
+    for i in &issues {
+        // Bytes that are invalid in the declared (and guessed) character set
+        // mean the text is corrupt: the message is rejected, not half-read.
+        let level = if i.severity == Severity::Error {
+            fatal = true;
+            Level::Rejected
+        } else {
+            Level::Warning
+        };
+        report.push(Entry {
+            level,
+            file: Some(label.to_string()),
+            message: Some(control_id.clone()),
+            segment: i.segment.as_ref().map(|s| format!("{s}[{}]", i.segment_index.unwrap_or(0))),
+            field: i.field,
+            reason: i.message.clone(),
+        });
+    }
+    if fatal {
+        for s in msg.all_segments() {
+            report.count_segment(s.name(), false);
+        }
+        return;
+    }
+    hl7::convert_message(&msg, &Source { file, name }, opts, report, sink);
+}
+
+/// Converts single message files (not necessarily in a storage tree). Files
+/// whose names follow the SS-MIX2 rule use it for ids and data type.
+pub fn convert_files(paths: &[PathBuf], opts: &Options, sink: &mut dyn FnMut(Value)) -> Report {
+    let mut report = Report::default();
+    for p in paths {
+        report.files_seen += 1;
+        let label = p.to_string_lossy().into_owned();
+        let name = p.file_name().and_then(|n| n.to_str()).and_then(|n| FileName::parse(n).ok());
+        match std::fs::read(p) {
+            Ok(bytes) => convert_bytes(&bytes, Some(&label), name.as_ref(), opts, &mut report, sink),
+            Err(e) => report.push(file_entry(Level::Rejected, &label, format!("unreadable file: {e}"))),
+        }
+    }
+    report
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, report: &mut Report) -> Result<()> {
+    let rd = std::fs::read_dir(dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
+    let mut entries: Vec<PathBuf> = Vec::new();
+    for e in rd {
+        match e {
+            Ok(e) => entries.push(e.path()),
+            Err(err) => report.push(file_entry(Level::Rejected, &dir.display().to_string(), format!("unreadable directory entry: {err}"))),
+        }
+    }
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            if let Err(Error::Io { path, source }) = walk(&p, out, report) {
+                report.push(file_entry(Level::Rejected, &path, format!("unreadable directory: {source}")));
+            }
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Walks a standardized storage under `root` and converts the current
+/// version of every record. Resources stream to `sink` in storage order
+/// (patient by patient). Fails only when `root` itself cannot be read.
+pub fn convert_tree(root: &Path, opts: &Options, sink: &mut dyn FnMut(Value)) -> Result<Report> {
+    let mut report = Report::default();
+    let mut files = Vec::new();
+    walk(root, &mut files, &mut report)?;
+    // Group the versions of each record (patient, date, data type, order no).
+    type Versions = Vec<(FileName, PathBuf, String)>;
+    let mut records: BTreeMap<(String, String, String, String), Versions> = BTreeMap::new();
+    for p in files {
+        report.files_seen += 1;
+        let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+        let Some(file_name) = p.file_name().and_then(|n| n.to_str()) else {
+            report.push(file_entry(Level::Rejected, &rel, "file name is not valid UTF-8"));
+            continue;
+        };
+        let name = match FileName::parse(file_name) {
+            Ok(n) => n,
+            Err(e) => {
+                report.push(file_entry(Level::Rejected, &rel, format!("not an SS-MIX2 message file: {e}")));
+                continue;
+            }
+        };
+        let expected = name.storage_dir(".");
+        let actual = format!("./{}", rel.rsplit_once('/').map(|(d, _)| d).unwrap_or(""));
+        if expected != actual {
+            // A misplaced file cannot be trusted to be what its name says (and
+            // could shadow the real one): it is not converted.
+            report.push(file_entry(
+                Level::Rejected,
+                &rel,
+                format!("file is stored in {actual} but its name belongs in {expected}; not converted"),
+            ));
+            continue;
+        }
+        records.entry(name.record_key()).or_default().push((name, p, rel));
+    }
+    for (key, mut versions) in records {
+        versions.sort_by(|a, b| (&a.0.event_time, &a.2).cmp(&(&b.0.event_time, &b.2)));
+        let (latest, older) = versions.split_last().expect("invariant: a record group has at least one file");
+        report.superseded += older.len();
+        let key_text = format!("{}/{}/{}/{}", key.0, key.1, key.2, key.3);
+        if latest.0.flag == ConditionFlag::Invalid {
+            report.withdrawn.push(key_text.clone());
+            report.push(file_entry(
+                Level::Warning,
+                &latest.2,
+                format!("record {key_text} withdrawn by condition flag 0; {} earlier version(s) not converted", older.len()),
+            ));
+            // Tell the caller which resource ids the withdrawn record had,
+            // so a store that loaded an earlier version can delete them.
+            if let Some(prev) = older.iter().rev().find(|v| v.0.flag != ConditionFlag::Invalid)
+                && let Ok(bytes) = std::fs::read(&prev.1) {
+                    let mut scratch = Report::default();
+                    let mut ids = Vec::new();
+                    convert_bytes(&bytes, Some(&prev.2), Some(&prev.0), opts, &mut scratch, &mut |r: Value| {
+                        ids.push(format!("{}/{}", r["resourceType"].as_str().unwrap_or("?"), r["id"].as_str().unwrap_or("?")));
+                    });
+                    report.withdrawn.extend(ids.into_iter().map(|id| format!("{key_text} {id}")));
+                }
+            continue;
+        }
+        match std::fs::read(&latest.1) {
+            Ok(bytes) => convert_bytes(&bytes, Some(&latest.2), Some(&latest.0), opts, &mut report, sink),
+            Err(e) => report.push(file_entry(Level::Rejected, &latest.2, format!("unreadable file: {e}"))),
+        }
+    }
+    Ok(report)
+}
