@@ -7,7 +7,7 @@
 #   --sync      durability of `medtwin serve` (default full, the server's default)
 #   --base      background resources imported before serving (default 100000)
 #   --keep      keep the temporary directory (data, bodies, oha JSON)
-#   --no-build  use the existing target/release/medtwin
+#   --no-build  use the existing target/release/medtwin (or $MEDTWIN_BIN, which is never rebuilt)
 #
 # It starts `medtwin serve --addr 127.0.0.1:0` (the OS picks a free port; the
 # script reads it from the server's start-up line) on a temporary data
@@ -54,8 +54,8 @@ fi
 echo "run.sh: using $(oha --version)" >&2
 
 target="${CARGO_TARGET_DIR:-$root/target}"
-bin="$target/release/medtwin"
-if [ "$build" = 1 ]; then
+bin="${MEDTWIN_BIN:-$target/release/medtwin}"
+if [ "$build" = 1 ] && [ -z "${MEDTWIN_BIN:-}" ]; then
     (cd "$root" && cargo build --release -p medtwin-cli)
 fi
 [ -x "$bin" ] || { echo "run.sh: $bin not found (build with: cargo build --release -p medtwin-cli)" >&2; exit 1; }
