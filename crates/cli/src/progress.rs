@@ -1,4 +1,6 @@
-//! Progress bars on a terminal, nothing when standard error is piped.
+//! Terminal output: progress bars on a terminal (nothing when standard error
+//! is piped), and writing results to standard output without panicking when
+//! the reader goes away (`medtwin ... | head`).
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -18,4 +20,15 @@ pub(crate) fn bytes(total: u64, what: &str) -> ProgressBar {
         pb.set_draw_target(ProgressDrawTarget::hidden());
     }
     pb
+}
+
+/// Writes `text` to standard output. When the reader has closed the pipe the
+/// program stops quietly with status 0, as Unix tools do.
+pub(crate) fn stdout(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => other,
+    }
 }

@@ -124,9 +124,9 @@ fn load(input: &Input) -> anyhow::Result<Table> {
 
 fn print(format: &str, json: serde_json::Value, table: String) -> anyhow::Result<()> {
     if format == "json" {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        crate::progress::stdout(&(serde_json::to_string_pretty(&json)? + "\n"))?;
     } else {
-        print!("{table}");
+        crate::progress::stdout(&table)?;
     }
     Ok(())
 }

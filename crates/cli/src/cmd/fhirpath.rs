@@ -42,6 +42,6 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("{source} is not JSON: line {} column {}: {e}", e.line(), e.column()))?;
     let result = fhirpath::evaluate_to_json(&a.expression, &resource, &env).with_context(|| format!("in '{}'", a.expression))?;
     let out = if a.pretty { serde_json::to_string_pretty(&result)? } else { serde_json::to_string(&result)? };
-    println!("{out}");
+    crate::progress::stdout(&(out + "\n"))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -268,16 +268,17 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
     rejected.extend(report.rejected);
     rejected.sort();
     let total: u64 = report.stats.values().map(|s| s.created + s.updated + s.unchanged).sum();
-    println!("{:<28} {:>10} {:>10} {:>10}", "resource type", "created", "updated", "unchanged");
+    let mut summary = format!("{:<28} {:>10} {:>10} {:>10}\n", "resource type", "created", "updated", "unchanged");
     for (t, s) in &report.stats {
-        println!("{t:<28} {:>10} {:>10} {:>10}", s.created, s.updated, s.unchanged);
+        summary += &format!("{t:<28} {:>10} {:>10} {:>10}\n", s.created, s.updated, s.unchanged);
     }
-    println!(
-        "imported {total} resources from {} file(s) in {elapsed:.1} s ({:.0} resources/s); {} rejected",
+    summary += &format!(
+        "imported {total} resources from {} file(s) in {elapsed:.1} s ({:.0} resources/s); {} rejected\n",
         files.len(),
         total as f64 / elapsed.max(1e-9),
         rejected.len()
     );
+    crate::progress::stdout(&summary)?;
     let describe = |((fi, line), why): &((usize, u64), String)| format!("{}:{line}: {why}", files[*fi].display());
     for r in rejected.iter().take(100) {
         eprintln!("rejected {}", describe(r));
