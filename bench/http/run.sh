@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
         --base) base="$2"; shift 2 ;;
         --keep) keep=1; shift ;;
         --no-build) build=0; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done

@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --sync) sync="$2"; shift 2 ;;
         --reimport) reimport=1; shift ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         [0-9]*) n="$1"; shift ;;
         *) echo "profile.sh: unknown argument $1" >&2; exit 2 ;;
     esac

@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
         --keep) keep=1; shift ;;
         --dataset) dataset="$2"; shift 2 ;;
         --no-build) build=0; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         [0-9]*) n="$1"; shift ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
