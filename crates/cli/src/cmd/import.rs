@@ -22,7 +22,7 @@ pub(crate) struct Args {
     #[command(flatten)]
     data: DataArgs,
     /// Resources per transaction.
-    #[arg(long, env = "MEDTWIN_IMPORT_BATCH", default_value_t = 10_000)]
+    #[arg(long, env = "MEDTWIN_IMPORT_BATCH", default_value_t = 5_000)]
     batch: usize,
     /// Also write every rejected record (file:line: reason) to this file.
     #[arg(long)]
@@ -145,16 +145,18 @@ fn writer(store: &store::SqliteStore, rx: mpsc::Receiver<Vec<Item>>, pb: &indica
     for chunk in rx {
         let mut stats: Vec<(String, u8)> = Vec::with_capacity(chunk.len());
         let mut rejected = Vec::new();
+        // The chunk is moved into the transaction (no copies); `transact` runs
+        // the closure once, and a failed transaction ends the import.
+        let mut pending = Some(chunk);
         store.transact(&mut |tx| {
-            stats.clear();
-            rejected.clear();
-            for item in &chunk {
+            let items = pending.take().ok_or_else(|| store::Error::Aborted("import chunk already written".into()))?;
+            for item in items {
                 let r = match &item.id {
-                    Some(id) => tx.put(&item.rtype, id, item.resource.clone(), None, true).map(|o| if o.unchanged { 2 } else if o.created { 0 } else { 1 }),
-                    None => tx.create(&item.rtype, item.resource.clone()).map(|_| 0),
+                    Some(id) => tx.put(&item.rtype, id, item.resource, None, true).map(|o| if o.unchanged { 2 } else if o.created { 0 } else { 1 }),
+                    None => tx.create(&item.rtype, item.resource).map(|_| 0),
                 };
                 match r {
-                    Ok(k) => stats.push((item.rtype.clone(), k)),
+                    Ok(k) => stats.push((item.rtype, k)),
                     Err(store::Error::InvalidResource(msg)) => rejected.push((item.origin, msg)),
                     Err(e) => return Err(e),
                 }
@@ -184,7 +186,8 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
     let store = a.data.open()?;
     let pb = crate::progress::bytes(total_bytes, "importing");
     let started = std::time::Instant::now();
-    let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(2);
+    // One chunk waits while one is written and one is parsed: memory stays flat.
+    let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(1);
     let mut parse_rejects: Vec<((usize, u64), String)> = Vec::new();
     let report = std::thread::scope(|scope| -> anyhow::Result<WriterReport> {
         let w = scope.spawn(|| writer(&store, rx, &pb));
@@ -208,8 +211,13 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
                             Err(e) => parse_rejects.push(e),
                         }
                     }
-                    for chunk in items.chunks(a.batch) {
-                        if tx.send(chunk.iter().map(|i| Item { rtype: i.rtype.clone(), id: i.id.clone(), resource: i.resource.clone(), origin: i.origin }).collect()).is_err() {
+                    let mut items = items.into_iter();
+                    loop {
+                        let chunk: Vec<Item> = items.by_ref().take(a.batch).collect();
+                        if chunk.is_empty() {
+                            break;
+                        }
+                        if tx.send(chunk).is_err() {
                             return Ok(());
                         }
                     }
