@@ -13,7 +13,7 @@ use crate::model::{Child, Model};
 use crate::parser::{BinOp, Node, TypeSpec};
 use crate::ucum;
 use crate::value::{
-    Collection, DateTimeVal, Element, Item, Kind, Prim, Str, calendar_unit, is_quantity_type, json_decimal,
+    Collection, DateTimeVal, Element, Item, Kind, Prim, Str, calendar_unit, is_quantity_type,
 };
 use crate::{Env, Error, Result};
 
@@ -80,7 +80,7 @@ impl<'a> Ctx<'a> {
             Node::This => frame.this.cloned().into_iter().collect(),
             Node::Index => frame.index.map(|i| Item::Integer(i as i64)).into_iter().collect(),
             Node::Total => frame.total.cloned().unwrap_or_default(),
-            Node::Var(name, _) => self.variable(name)?,
+            Node::Var(name) => self.variable(name)?,
             Node::Member { base, name, ext_key, type_filter, name_id } => {
                 let mut out = Vec::new();
                 match (base, type_filter) {
@@ -91,10 +91,11 @@ impl<'a> Ctx<'a> {
                             for item in focus {
                                 if self.type_matches(item, ty, *family) {
                                     kept += 1;
-                                    if let Some(t) = self.navigate(item, name, ext_key, *name_id, &mut out)? {
-                                        if kept == 1 && focus.len() == 1 {
-                                            return Err(unknown_element(name, t));
-                                        }
+                                    if let Some(t) = self.navigate(item, name, ext_key, *name_id, &mut out)?
+                                        && kept == 1
+                                        && focus.len() == 1
+                                    {
+                                        return Err(unknown_element(name, t));
                                     }
                                 }
                             }
@@ -174,7 +175,7 @@ impl<'a> Ctx<'a> {
     #[inline]
     fn type_matches(&self, item: &Item<'a>, ty: &'static str, family: bool) -> bool {
         match item {
-            Item::Element(e) => e.ty == ty || (family && !e.ty.is_empty() && self.model.is_subtype(e.ty, ty)),
+            Item::Element(e) => std::ptr::eq(e.ty, ty) || e.ty == ty || (family && !e.ty.is_empty() && self.model.is_subtype(e.ty, ty)),
             _ => false,
         }
     }
@@ -468,13 +469,15 @@ fn get2<'v>(
     }
     let mut v = None;
     let mut x = None;
+    // Compare lengths and first bytes before the full key: most keys differ there.
+    let same = |k: &str, n: &str| k.len() == n.len() && k.as_bytes().first() == n.as_bytes().first() && k == n;
     for (k, val) in o {
-        if k.len() == name.len() && k == name {
+        if same(k, name) {
             v = Some(val);
             if !want_ext {
                 break;
             }
-        } else if want_ext && k.len() == ext_key.len() && k == ext_key {
+        } else if want_ext && same(k, ext_key) {
             x = Some(val);
         }
     }
@@ -571,7 +574,7 @@ fn num_pair(a: &Prim<'_>, b: &Prim<'_>) -> Option<(Decimal, Decimal)> {
     Some((f(a)?, f(b)?))
 }
 
-fn unit_str<'x>(u: &'x str) -> &'x str {
+fn unit_str(u: &str) -> &str {
     match calendar_unit(u) {
         Some(c) => ucum::calendar_to_ucum(c),
         None => u,
@@ -697,12 +700,11 @@ fn temporal_from_str(s: &str, k: Kind) -> Option<DateTimeVal> {
 pub(crate) fn items_equal(x: &Item<'_>, y: &Item<'_>) -> Option<bool> {
     if x.is_complex() || y.is_complex() {
         // Quantities compare by value; other complex types structurally.
-        if let (Item::Element(e), _) | (_, Item::Element(e)) = (x, y) {
-            if is_quantity_type(e.ty) {
-                if let (Some(Prim::Quantity(..)), Some(Prim::Quantity(..))) = (x.prim(), y.prim()) {
-                    return compare(x, y).ok().flatten().map(|o| o == Ordering::Equal);
-                }
-            }
+        if let (Item::Element(e), _) | (_, Item::Element(e)) = (x, y)
+            && is_quantity_type(e.ty)
+            && let (Some(Prim::Quantity(..)), Some(Prim::Quantity(..))) = (x.prim(), y.prim())
+        {
+            return compare(x, y).ok().flatten().map(|o| o == Ordering::Equal);
         }
         return Some(match (x, y) {
             (Item::Element(a), Item::Element(b)) => a.value == b.value,
@@ -766,13 +768,14 @@ fn normalize_ws(s: &str) -> String {
 
 /// `~` between two items.
 pub(crate) fn items_equiv(x: &Item<'_>, y: &Item<'_>) -> bool {
-    if x.is_complex() && y.is_complex() {
-        if let (Item::Element(a), Item::Element(b)) = (x, y) {
-            if is_quantity_type(a.ty) && is_quantity_type(b.ty) {
-                return items_equal(x, y).unwrap_or(false);
-            }
-            return json_equiv(a.value, b.value);
+    if x.is_complex()
+        && y.is_complex()
+        && let (Item::Element(a), Item::Element(b)) = (x, y)
+    {
+        if is_quantity_type(a.ty) && is_quantity_type(b.ty) {
+            return items_equal(x, y).unwrap_or(false);
         }
+        return json_equiv(a.value, b.value);
     }
     let (Some(a), Some(b)) = (x.prim(), y.prim()) else {
         return false;
@@ -789,8 +792,8 @@ pub(crate) fn items_equiv(x: &Item<'_>, y: &Item<'_>) -> bool {
                 && v1.compare(v2, *k1) == Some(Ordering::Equal)
         }
         (Prim::Quantity(v1, u1), Prim::Quantity(v2, u2)) => {
-            let u1 = calendar_unit(u1).map(|c| ucum_definite(c)).unwrap_or(u1);
-            let u2 = calendar_unit(u2).map(|c| ucum_definite(c)).unwrap_or(u2);
+            let u1 = calendar_unit(u1).map(ucum_definite).unwrap_or(u1);
+            let u2 = calendar_unit(u2).map(ucum_definite).unwrap_or(u2);
             ucum::convert(*v2, u2, u1).is_some_and(|v| {
                 let dp = v.scale().min(v1.scale());
                 v.round_dp(dp) == v1.round_dp(dp)
@@ -832,16 +835,6 @@ pub(crate) fn coll_equiv(a: &[Item<'_>], b: &[Item<'_>]) -> bool {
         return false;
     }
     a.iter().all(|x| b.iter().any(|y| items_equiv(x, y)))
-}
-
-/// Converts a JSON number to a System item (helper for functions).
-pub(crate) fn number_item<'a>(n: &serde_json::Number) -> Option<Item<'a>> {
-    if let Some(i) = n.as_i64() {
-        if !n.is_f64() {
-            return Some(Item::Integer(i));
-        }
-    }
-    json_decimal(n).map(Item::Decimal)
 }
 
 /// A shared string item.

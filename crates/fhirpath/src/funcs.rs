@@ -104,10 +104,10 @@ fn parse_dec(s: &str) -> Option<Decimal> {
     if w.is_empty() || !w.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    if let Some(f) = f {
-        if f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
+    if let Some(f) = f
+        && (f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
     }
     Decimal::from_str(t).ok()
 }
@@ -471,8 +471,10 @@ impl<'a> Ctx<'a> {
                 .and_then(|c| c.iter().find(|r| r.get("id").and_then(Value::as_str) == Some(id)))
                 .map(typed);
         }
-        if self.root.get("resourceType").and_then(Value::as_str) == Some("Bundle") {
-            if let Some(entries) = self.root.get("entry").and_then(Value::as_array) {
+        if self.root.get("resourceType").and_then(Value::as_str) == Some("Bundle")
+            && let Some(entries) = self.root.get("entry").and_then(Value::as_array)
+        {
+            {
                 for en in entries {
                     let full = en.get("fullUrl").and_then(Value::as_str);
                     let Some(r) = en.get("resource") else { continue };
@@ -587,7 +589,7 @@ impl<'a> Ctx<'a> {
                 let mut rounds = 0;
                 while !queue.is_empty() {
                     rounds += 1;
-                    if rounds > 10_000 {
+                    if rounds > 10_000 || out.len() > 1_000_000 {
                         return Err(exec_err("repeat() did not terminate"));
                     }
                     let mut next = Vec::new();
@@ -851,12 +853,11 @@ impl<'a> Ctx<'a> {
                 let a = arg0()?;
                 let Some(j) = singleton(&a, f.name())? else { return Ok(Vec::new()) };
                 let (Some(p), Some(q)) = (i.prim(), j.prim()) else { return Err(type_err("needs numbers")) };
-                if f == Func::Power {
-                    if let (Prim::Int(b), Prim::Int(e)) = (&p, &q) {
-                        if *e >= 0 {
-                            return Ok(u32::try_from(*e).ok().and_then(|e| b.checked_pow(e)).map(Item::Integer).into_iter().collect());
-                        }
-                    }
+                if f == Func::Power
+                    && let (Prim::Int(b), Prim::Int(e)) = (&p, &q)
+                    && *e >= 0
+                {
+                    return Ok(u32::try_from(*e).ok().and_then(|e| b.checked_pow(e)).map(Item::Integer).into_iter().collect());
                 }
                 let (Some(x), Some(y)) = (dec_of(&p), dec_of(&q)) else { return Err(type_err("needs numbers")) };
                 let (Some(x), Some(y)) = (to_f64(x), to_f64(y)) else { return Ok(Vec::new()) };

@@ -35,6 +35,9 @@ impl Hasher for FxHasher {
 
 pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// A type's identity in the model: the address and length of its canonical name.
+type TypeAddr = (usize, usize);
+
 /// One element of a type, as seen from FHIRPath.
 #[derive(Debug, Clone)]
 pub(crate) enum Child {
@@ -62,9 +65,9 @@ pub(crate) struct Model {
     pub(crate) defs: &'static Definitions,
     /// (address of the canonical type name, element name) → element, with
     /// inherited elements flattened in: one hash lookup per navigation step.
-    nav: FxMap<(usize, usize), FxMap<&'static str, Child>>,
+    nav: FxMap<TypeAddr, FxMap<&'static str, Child>>,
     /// (address of the canonical type name, concrete JSON key) → (type, primitive).
-    keys: FxMap<(usize, usize), FxMap<&'static str, (&'static str, bool)>>,
+    keys: FxMap<TypeAddr, FxMap<&'static str, (&'static str, bool)>>,
     /// Names of types that other types specialise (`Resource`, `Quantity`, ...).
     bases: FxMap<&'static str, ()>,
     /// Every element name and concrete JSON key in the model, numbered from 1
@@ -252,7 +255,19 @@ impl Model {
 
     /// The interned name of a type, if it exists.
     pub(crate) fn intern(&self, ty: &str) -> Option<&'static str> {
-        self.types.get(ty).map(|t| t.name)
+        // Resources usually arrive in runs of one type: remember the last answer.
+        thread_local! {
+            static LAST: std::cell::Cell<&'static str> = const { std::cell::Cell::new("") };
+        }
+        let last = LAST.with(std::cell::Cell::get);
+        if !last.is_empty() && last == ty {
+            return Some(last);
+        }
+        let found = self.types.get(ty).map(|t| t.name);
+        if let Some(f) = found {
+            LAST.with(|l| l.set(f));
+        }
+        found
     }
 
     pub(crate) fn is_primitive(&self, ty: &str) -> bool {

@@ -73,7 +73,7 @@ pub(crate) enum Node {
     This,
     Index,
     Total,
-    Var(Box<str>, usize),
+    Var(Box<str>),
     Indexer(Box<Node>, Box<Node>),
     Neg(Box<Node>),
     Binary(BinOp, Box<Node>, Box<Node>),
@@ -147,7 +147,9 @@ fn infix(t: &Tok) -> Option<(u8, Option<BinOp>)> {
     })
 }
 
-const MAX_DEPTH: usize = 200;
+/// Bound on nesting (parentheses, operators, path steps) so that neither the
+/// parser, the evaluator nor dropping the tree can exhaust the stack.
+const MAX_DEPTH: usize = 128;
 
 impl Parser<'_> {
     fn peek(&self) -> &Tok {
@@ -172,16 +174,32 @@ impl Parser<'_> {
         }
     }
 
-    fn expr(&mut self, min_bp: u8) -> Result<Node> {
+    /// Counts one level of nesting.
+    fn enter(&mut self) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(syntax(self.src, self.pos(), "expression nested too deeply"));
         }
+        Ok(())
+    }
+
+    fn expr(&mut self, min_bp: u8) -> Result<Node> {
+        let start = self.depth;
+        let r = self.expr_inner(min_bp);
+        self.depth = start;
+        r
+    }
+
+    fn expr_inner(&mut self, min_bp: u8) -> Result<Node> {
+        self.enter()?;
         let mut lhs = self.unary()?;
-        loop {
-            let Some((bp, op)) = infix(self.peek()) else { break };
+        while let Some((bp, op)) = infix(self.peek()) {
             if bp < min_bp {
                 break;
+            }
+            // Each operator nests the tree one level deeper (unions excepted, they are flattened).
+            if op != Some(BinOp::Union) {
+                self.enter()?;
             }
             let tok = self.bump();
             match op {
@@ -208,7 +226,6 @@ impl Parser<'_> {
                 }
             }
         }
-        self.depth -= 1;
         Ok(lhs)
     }
 
@@ -216,6 +233,7 @@ impl Parser<'_> {
         match self.peek() {
             Tok::Op("-") => {
                 self.bump();
+                self.enter()?;
                 let inner = self.unary()?;
                 Ok(match inner {
                     Node::Int(i) => Node::Int(-i),
@@ -226,6 +244,7 @@ impl Parser<'_> {
             }
             Tok::Op("+") => {
                 self.bump();
+                self.enter()?;
                 self.unary()
             }
             _ => self.postfix(),
@@ -235,6 +254,9 @@ impl Parser<'_> {
     fn postfix(&mut self) -> Result<Node> {
         let mut n = self.term()?;
         loop {
+            if matches!(self.peek(), Tok::Op("." | "[")) {
+                self.enter()?;
+            }
             match self.peek() {
                 Tok::Op(".") => {
                     self.bump();
@@ -307,7 +329,7 @@ impl Parser<'_> {
             }
             Tok::Var(name) => {
                 self.bump();
-                Ok(Node::Var(name.into_boxed_str(), pos))
+                Ok(Node::Var(name.into_boxed_str()))
             }
             Tok::Special(s) => {
                 self.bump();

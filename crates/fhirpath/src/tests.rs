@@ -106,3 +106,48 @@ fn expr_is_send_sync() {
     assert_send_sync::<Expr>();
     assert_send_sync::<Env>();
 }
+
+mod robustness {
+    //! The parser and evaluator never panic on arbitrary input.
+
+    use proptest::prelude::*;
+
+    use super::patient;
+    use crate::{Env, Expr};
+
+    const PIECES: &[&str] = &[
+        "Patient", "name", "given", "birthDate", ".", "(", ")", "[", "]", "0", "1.5", "'x'", "@2020", "@T10:00",
+        "+", "-", "*", "/", "|", "=", "~", "<", "and", "or", "implies", "where(", "select(", "exists()", "$this",
+        "%resource", "{}", ",", "is", "as", "Quantity", "5 'mg'", "first()", "count()", "iif(", "repeat(",
+        "aggregate(", "$total", "extension(", "ofType(", "toString()", "substring(", " ",
+    ];
+
+    proptest! {
+        #[test]
+        fn compile_never_panics(s in "\\PC{0,40}") {
+            let _ = Expr::compile(&s);
+        }
+
+        #[test]
+        fn token_soup_never_panics(idx in proptest::collection::vec(0..PIECES.len(), 0..16)) {
+            let src: String = idx.iter().map(|&i| PIECES[i]).collect();
+            if let Ok(e) = Expr::compile(&src) {
+                let _ = e.evaluate(&patient(), &Env::new());
+            }
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
+        assert!(Expr::compile(&deep).is_err());
+        let minus = format!("{}1", "-".repeat(100_000));
+        assert!(Expr::compile(&minus).is_err());
+        let path = format!("name{}", ".given".repeat(100_000));
+        assert!(Expr::compile(&path).is_err());
+        let sum = format!("1{}", " + 1".repeat(100_000));
+        assert!(Expr::compile(&sum).is_err());
+        let union = format!("1{}", " | 1".repeat(10_000));
+        assert!(Expr::compile(&union).is_ok(), "unions are flattened, not nested");
+    }
+}

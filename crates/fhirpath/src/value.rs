@@ -660,9 +660,7 @@ fn element_prim<'b>(e: &'b Element<'_>) -> Option<Prim<'b>> {
                 None => Prim::Str(s),
             },
             "dateTime" | "instant" => match DateTimeVal::parse_datetime(s) {
-                Some(d) if s.contains('T') || s.len() > 10 || e.ty == "dateTime" => {
-                    if s.contains('T') { Prim::Temporal(Kind::DateTime, d) } else { Prim::Temporal(Kind::DateTime, d) }
-                }
+                Some(d) => Prim::Temporal(Kind::DateTime, d),
                 _ => Prim::Str(s),
             },
             "time" => match DateTimeVal::parse_time(s) {

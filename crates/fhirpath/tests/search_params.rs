@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 fn sample_primitive(ty: &str, n: usize) -> Value {
     match ty {
-        "boolean" => json!(n % 2 == 0),
+        "boolean" => json!(n.is_multiple_of(2)),
         "integer" | "unsignedInt" | "positiveInt" => json!(n as i64 + 1),
         "decimal" => json!(1.5 + n as f64),
         "date" => json!("2020-02-29"),
