@@ -27,6 +27,9 @@ enum Command {
     /// Survival statistics and propensity matching over a table (CSV).
     #[command(subcommand)]
     Analyze(cmd::analyze::Command),
+    /// Convert SS-MIX2 storage or UKE claims files to FHIR JP Core NDJSON.
+    #[command(subcommand)]
+    Convert(cmd::convert::Command),
     /// Evaluate a FHIRPath expression against a resource and print the result as JSON.
     Fhirpath(cmd::fhirpath::Args),
 }
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Export(a) => cmd::export::run(a),
         Command::Fhirpath(a) => cmd::fhirpath::run(a),
         Command::Analyze(c) => cmd::analyze::run(c),
+        Command::Convert(c) => cmd::convert::run(c),
     };
     match result {
         Ok(code) => code,

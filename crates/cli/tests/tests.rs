@@ -371,3 +371,60 @@ mod analyze {
         assert_eq!(o.status.code(), Some(1));
     }
 }
+
+mod convert {
+    use super::*;
+
+    fn ingest_data(rel: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../ingest/test_data").join(rel)
+    }
+
+    #[test]
+    fn ssmix2_tree_converts_and_imports() {
+        let d = tempfile::tempdir().expect("tmp");
+        let tree = ingest_data("ssmix2/storage");
+        let out = d.path().join("out.ndjson");
+        let report = d.path().join("report.json");
+        let o = run(&["convert", "ssmix2", tree.to_str().expect("utf8"), "--out", out.to_str().expect("utf8"), "--report", report.to_str().expect("utf8")]);
+        assert!(matches!(o.status.code(), Some(0 | 3)), "{}", text(&o.stderr));
+        let lines: Vec<serde_json::Value> =
+            std::fs::read_to_string(&out).expect("out").lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+        assert!(lines.iter().any(|r| r["resourceType"] == "Patient"), "a Patient from ADT-00");
+        for r in &lines {
+            assert!(fhir::validate::validate_resource(r).is_empty(), "{r}");
+        }
+        let rep: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+        assert_eq!(o.status.code() == Some(3), rep["rejected"].as_u64().unwrap_or(0) > 0, "exit 3 exactly when something was rejected");
+        // `medtwin import` recognises the tree and imports the same resources; twice gives no duplicates.
+        let data = d.path().join("data");
+        for pass in 0..2 {
+            let o = run(&["import", "--data", data.to_str().expect("utf8"), tree.to_str().expect("utf8")]);
+            assert!(matches!(o.status.code(), Some(0 | 3)), "{}", text(&o.stderr));
+            assert!(text(&o.stdout).contains(&format!("imported {} resources", lines.len())), "pass {pass}: {}", text(&o.stdout));
+        }
+        let exp = d.path().join("exp");
+        assert!(run(&["export", "--data", data.to_str().expect("utf8"), "--out", exp.to_str().expect("utf8")]).status.success());
+        let stored: usize = std::fs::read_dir(&exp).expect("dir").map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("read").lines().count()).sum();
+        assert_eq!(stored, lines.len());
+    }
+
+    #[test]
+    fn uke_converts_with_points() {
+        let d = tempfile::tempdir().expect("tmp");
+        let f = ingest_data("uke/RECEIPTC_GAIRAI_SAMPLE.UKE");
+        let out = d.path().join("claims.ndjson");
+        let o = run(&["convert", "uke", f.to_str().expect("utf8"), "--out", out.to_str().expect("utf8")]);
+        assert!(matches!(o.status.code(), Some(0 | 3)), "{}", text(&o.stderr));
+        let claims: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+            .expect("out")
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+            .filter(|r| r["resourceType"] == "Claim")
+            .collect();
+        assert!(!claims.is_empty());
+        assert!(claims.iter().all(|c| c["item"].as_array().is_some_and(|i| !i.is_empty())));
+        let o = run(&["convert", "uke", "/no/such.UKE", "--out", out.to_str().expect("utf8")]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains("/no/such.UKE"));
+    }
+}

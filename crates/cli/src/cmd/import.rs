@@ -1,5 +1,6 @@
 //! `medtwin import`: NDJSON files (one resource per line), Bundle JSON files
-//! and folders of them, streamed into the store in large transactions.
+//! and folders of them, SS-MIX2 standardized storages and UKE claims files
+//! (converted on the way in), streamed into the store in large transactions.
 //!
 //! The main thread reads and parses chunks of lines (in parallel with rayon),
 //! a writer thread commits each chunk in one transaction while the next is
@@ -27,9 +28,21 @@ pub(crate) struct Args {
     /// Also write every rejected record (file:line: reason) to this file.
     #[arg(long)]
     rejects: Option<PathBuf>,
-    /// NDJSON (.ndjson, .jsonl) or JSON (.json: a Bundle or one resource) files, or folders of them.
+    /// NDJSON (.ndjson, .jsonl) or JSON (.json: a Bundle or one resource) files, or folders of them;
+    /// SS-MIX2 storage folders and UKE files (.UKE) are converted to FHIR JP Core first.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+    /// For SS-MIX2 input: the 10-digit 医療機関コード of the facility.
+    #[arg(long, env = "MEDTWIN_FACILITY_CODE")]
+    facility: Option<String>,
+}
+
+/// What kind of input a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Fhir,
+    Ssmix2,
+    Uke,
 }
 
 /// One resource ready to store, and where it came from.
@@ -52,7 +65,11 @@ struct WriterReport {
     rejected: Vec<((usize, u64), String)>,
 }
 
-fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+fn is_uke(p: &Path) -> bool {
+    p.extension().and_then(|x| x.to_str()).is_some_and(|x| x.eq_ignore_ascii_case("uke"))
+}
+
+fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Kind)>> {
     let mut out = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
@@ -60,15 +77,39 @@ fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             let mut found = Vec::new();
             walk(p, &mut found)?;
             found.sort();
-            if found.is_empty() {
-                bail!("{} contains no .ndjson, .jsonl or .json files", p.display());
+            if !found.is_empty() {
+                out.extend(found.into_iter().map(|f| (f, Kind::Fhir)));
+                continue;
             }
-            out.extend(found);
+            let mut ukes = Vec::new();
+            walk_uke(p, &mut ukes)?;
+            ukes.sort();
+            if !ukes.is_empty() {
+                out.extend(ukes.into_iter().map(|f| (f, Kind::Uke)));
+            } else {
+                // No FHIR or UKE files: an SS-MIX2 standardized storage (files
+                // that break its naming rule are reported by the converter).
+                out.push((p.clone(), Kind::Ssmix2));
+            }
+        } else if is_uke(p) {
+            out.push((p.clone(), Kind::Uke));
         } else {
-            out.push(p.clone());
+            out.push((p.clone(), Kind::Fhir));
         }
     }
     Ok(out)
+}
+
+fn walk_uke(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    for e in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let p = e?.path();
+        if p.is_dir() {
+            walk_uke(&p, out)?;
+        } else if is_uke(&p) {
+            out.push(p);
+        }
+    }
+    Ok(())
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
@@ -182,7 +223,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
         bail!("--batch must be at least 1");
     }
     let files = collect_files(&a.paths)?;
-    let total_bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let total_bytes: u64 = files.iter().filter_map(|(f, _)| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let store = a.data.open()?;
     let pb = crate::progress::bytes(total_bytes, "importing");
     let started = std::time::Instant::now();
@@ -192,7 +233,49 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
     let report = std::thread::scope(|scope| -> anyhow::Result<WriterReport> {
         let w = scope.spawn(|| writer(&store, rx, &pb));
         let read_result = (|| -> anyhow::Result<()> {
-            for (fi, path) in files.iter().enumerate() {
+            for (fi, (path, kind)) in files.iter().enumerate() {
+                if *kind != Kind::Fhir {
+                    // Convert, then feed the resources through the same pipeline.
+                    let mut chunk: Vec<Item> = Vec::with_capacity(a.batch);
+                    let mut n = 0u64;
+                    let mut stopped = false;
+                    let mut sink = |v: Value| {
+                        n += 1;
+                        match to_item(v, (fi, n)) {
+                            Ok(i) => chunk.push(i),
+                            Err(e) => parse_rejects.push(((fi, n), format!("converted resource #{n}: {e}"))),
+                        }
+                        if chunk.len() >= a.batch && !stopped && tx.send(std::mem::take(&mut chunk)).is_err() {
+                            stopped = true;
+                        }
+                    };
+                    let report = match kind {
+                        Kind::Uke => super::convert::convert_uke(std::slice::from_ref(path), None, &mut sink)?,
+                        _ => super::convert::convert_ssmix2(std::slice::from_ref(path), a.facility.clone(), &mut sink)?,
+                    };
+                    drop(sink);
+                    if !chunk.is_empty() && !stopped && tx.send(std::mem::take(&mut chunk)).is_err() {
+                        return Ok(());
+                    }
+                    pb.inc(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
+                    for e in report.entries.iter().filter(|e| e.level == ingest::Level::Rejected) {
+                        let mut at = Vec::new();
+                        if let Some(f) = &e.file {
+                            at.push(f.clone());
+                        }
+                        if let Some(m) = &e.message {
+                            at.push(format!("message {m}"));
+                        }
+                        if let Some(sg) = &e.segment {
+                            at.push(match e.field {
+                                Some(f) => format!("{sg}-{f}"),
+                                None => sg.clone(),
+                            });
+                        }
+                        parse_rejects.push(((fi, 0), format!("{}: {}", at.join(" "), e.reason)));
+                    }
+                    continue;
+                }
                 let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("");
                 let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
                 if ext == "json" {
@@ -287,7 +370,10 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
         rejected.len()
     );
     crate::progress::stdout(&summary)?;
-    let describe = |((fi, line), why): &((usize, u64), String)| format!("{}:{line}: {why}", files[*fi].display());
+    let describe = |((fi, line), why): &((usize, u64), String)| match files[*fi].1 {
+        Kind::Fhir => format!("{}:{line}: {why}", files[*fi].0.display()),
+        _ => format!("{}: {why}", files[*fi].0.display()),
+    };
     for r in rejected.iter().take(100) {
         eprintln!("rejected {}", describe(r));
     }

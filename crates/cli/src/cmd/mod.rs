@@ -1,6 +1,7 @@
 //! One module per subcommand, and the flags they share.
 
 pub(crate) mod analyze;
+pub(crate) mod convert;
 pub(crate) mod export;
 pub(crate) mod fhirpath;
 pub(crate) mod import;
