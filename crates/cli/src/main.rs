@@ -30,6 +30,8 @@ enum Command {
     /// Convert SS-MIX2 storage or UKE claims files to FHIR JP Core NDJSON.
     #[command(subcommand)]
     Convert(cmd::convert::Command),
+    /// Generate a synthetic Japanese population (FHIR, SS-MIX2, UKE) with known ground truth.
+    Synth(cmd::synth::Args),
     /// Evaluate a FHIRPath expression against a resource and print the result as JSON.
     Fhirpath(cmd::fhirpath::Args),
 }
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Fhirpath(a) => cmd::fhirpath::run(a),
         Command::Analyze(c) => cmd::analyze::run(c),
         Command::Convert(c) => cmd::convert::run(c),
+        Command::Synth(a) => cmd::synth::run(a),
     };
     match result {
         Ok(code) => code,

@@ -22,6 +22,23 @@ pub(crate) fn bytes(total: u64, what: &str) -> ProgressBar {
     pb
 }
 
+/// A count-based progress bar, hidden unless standard error is a terminal.
+pub(crate) fn count(total: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(total);
+    if std::io::stderr().is_terminal() {
+        pb.set_draw_target(ProgressDrawTarget::stderr_with_hz(8));
+        pb.set_style(
+            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        pb.set_message(what.to_string());
+    } else {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    pb
+}
+
 /// Writes `text` to standard output. When the reader has closed the pipe the
 /// program stops quietly with status 0, as Unix tools do.
 pub(crate) fn stdout(text: &str) -> std::io::Result<()> {

@@ -6,6 +6,7 @@ pub(crate) mod export;
 pub(crate) mod fhirpath;
 pub(crate) mod import;
 pub(crate) mod serve;
+pub(crate) mod synth;
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
