@@ -16,23 +16,40 @@ pub(crate) async fn metadata(State(state): State<AppState>, headers: HeaderMap, 
     Ok(json_response(StatusCode::OK, body.clone()))
 }
 
-fn search_param(code: &str, ty: &str, doc: &str) -> Value {
-    json!({"name": code, "type": ty, "documentation": doc})
-}
+/// What search supports, stated once for the whole server.
+const SEARCH_DOC: &str = "Search: every R4 search parameter of every resource type (string, token, date, number, quantity, \
+reference, uri, composite) with the modifiers :exact, :contains, :missing, :not, :text, :of-type, :identifier, \
+:[type], :below, :above; prefixes eq ne gt lt ge le sa eb ap; chaining (multi-level, with :[type]) and _has (nestable); \
+_sort (several keys, - for descending), _count (default 20), _include/_revinclude (with :iterate and *), \
+_summary (true, text, data, count, false), _elements. Paging uses keyset cursors (next/previous/self links). \
+_total defaults to accurate on the first page and none on later pages (ask _total=accurate to count every page); \
+estimate is computed exactly. Unknown parameters are reported in an OperationOutcome entry (search mode outcome), \
+or rejected with 400 under Prefer: handling=strict. Search by GET and POST _search at type, system (_type) and \
+Patient compartment level, and Patient/[id]/$everything.";
 
 /// The CapabilityStatement.
 pub(crate) fn capability_statement(_state: &AppState) -> Value {
-    let sp = fhir::search_params::r4();
+    let cat = store::index::catalog();
     let resources: Vec<Value> = fhir::definitions::r4()
         .resource_types()
         .iter()
         .map(|t| {
-            let mut params = vec![
-                search_param("_id", "token", "Logical id of the resource"),
-                search_param("_lastUpdated", "date", "When the resource last changed (all prefixes; implicit precision ranges)"),
-            ];
-            if let Some(d) = sp.get(t, "identifier") {
-                params.push(search_param("identifier", "token", &format!("{} (system|value, |value, value, system|)", d.description)));
+            let mut params = Vec::new();
+            for p in cat.for_type(t) {
+                if !p.supported() {
+                    continue;
+                }
+                let doc = match p.code.as_str() {
+                    "_id" => "Logical id of the resource".to_string(),
+                    "_lastUpdated" => "When the resource last changed (all prefixes; implicit precision ranges)".to_string(),
+                    _ => p.def.description.clone(),
+                };
+                params.push(json!({
+                    "name": p.code,
+                    "definition": p.def.url,
+                    "type": p.kind.as_str(),
+                    "documentation": doc,
+                }));
             }
             let interactions: Vec<Value> =
                 ["read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"]
@@ -50,6 +67,8 @@ pub(crate) fn capability_statement(_state: &AppState) -> Value {
                 "conditionalUpdate": true,
                 "conditionalDelete": "single",
                 "referencePolicy": ["literal", "local"],
+                "searchInclude": ["*"],
+                "searchRevInclude": ["*"],
                 "searchParam": params,
             })
         })
@@ -65,11 +84,10 @@ pub(crate) fn capability_statement(_state: &AppState) -> Value {
         "format": ["json", "application/fhir+json"],
         "rest": [{
             "mode": "server",
-            "documentation": "Search supports _id, identifier and _lastUpdated with keyset paging (_count, default 20); \
-                              other parameters are reported in an OperationOutcome entry (or rejected with Prefer: handling=strict). \
-                              _total defaults to accurate.",
+            "documentation": SEARCH_DOC,
             "resource": resources,
-            "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
+            "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "search-system"}, {"code": "history-system"}],
+            "operation": [{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}],
         }],
     })
 }

@@ -23,6 +23,7 @@ mod fhir_http;
 mod history;
 mod middleware;
 mod rest;
+mod search;
 
 pub use error::{ApiError, outcome};
 
@@ -82,17 +83,19 @@ impl AppState {
 /// The router: FHIR API under `/fhir`.
 pub fn app(state: AppState) -> Router {
     let fhir = Router::new()
-        .route("/", axum::routing::post(bundle::post_bundle).get(rest::system_search))
+        .route("/", axum::routing::post(bundle::post_bundle).get(search::system_search))
+        .route("/_search", axum::routing::post(search::system_search_post))
         .route("/metadata", get(capability::metadata))
         .route("/_history", get(history::system_history))
         .route(
             "/{rtype}",
-            get(rest::search_type).post(rest::create).put(rest::conditional_update).delete(rest::conditional_delete),
+            get(search::search_type).post(rest::create).put(rest::conditional_update).delete(rest::conditional_delete),
         )
-        .route("/{rtype}/_search", axum::routing::post(rest::search_type_post))
+        .route("/{rtype}/_search", axum::routing::post(search::search_type_post))
         .route("/{rtype}/_history", get(history::type_history))
         .route("/{rtype}/{id}", get(rest::read).put(rest::update).delete(rest::delete))
         .route("/{rtype}/{id}/_history", get(history::instance_history))
+        .route("/{rtype}/{id}/{ctype}", get(search::compartment))
         .route("/{rtype}/{id}/_history/{vid}", get(rest::vread))
         .fallback(rest::not_found)
         .method_not_allowed_fallback(rest::method_not_allowed);

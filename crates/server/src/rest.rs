@@ -1,6 +1,6 @@
 //! The instance and type interactions: create, read, vread, update, delete,
-//! their conditional forms, and search (the conditions the store supports so
-//! far; unsupported parameters are reported, never silently ignored).
+//! and their conditional forms (whose criteria may use every search parameter;
+//! search itself is in `search.rs`).
 
 use crate::fhir_http::{
     Return, base_url, check_accept, check_type, if_match, json_response, prefer, query_pairs, read_resource, validate,
@@ -11,14 +11,10 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
-use fhir::{Issue, IssueCode};
+use fhir::IssueCode;
 use serde_json::{Value, json};
 use store::{Condition, Stored};
 
-/// Search and paging parameters that are not conditions.
-const RESULT_PARAMS: &[&str] = &["_count", "_format", "_cursor", "_pretty", "_total"];
-/// Result parameters recognised but not implemented yet (reported as ignored).
-const LATER_PARAMS: &[&str] = &["_sort", "_include", "_revinclude", "_summary", "_elements", "_contained", "_containedType"];
 
 fn gone(stored: &Stored) -> ApiError {
     let mut e = ApiError::new(
@@ -102,7 +98,7 @@ fn check_body_type(resource: &Value, rtype: &str) -> Result<(), ApiError> {
 /// The conditions of a conditional interaction's query (400 on anything the
 /// store cannot evaluate: a conditional write must never match more than asked).
 fn conditions(rtype: &str, pairs: &[(String, String)]) -> Result<Vec<Condition>, ApiError> {
-    let params: Vec<(String, String)> = pairs.iter().filter(|(k, _)| k != "_format").cloned().collect();
+    let params: Vec<(String, String)> = pairs.iter().filter(|(k, _)| k != "_format" && k != "_pretty").cloned().collect();
     Ok(store::parse_conditions(rtype, &params)?)
 }
 
@@ -381,139 +377,6 @@ pub(crate) async fn conditional_delete(
         .await?;
     let ret = if pref.ret == Return::OperationOutcome { Return::OperationOutcome } else { Return::Minimal };
     Ok(delete_response(stored, ret, format!("{rtype}?{}", uri.query().unwrap_or(""))))
-}
-
-pub(crate) async fn search_type(
-    State(state): State<AppState>,
-    Path(rtype): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    let pairs = query_pairs(uri.query());
-    search(state, rtype, headers, pairs).await
-}
-
-pub(crate) async fn search_type_post(
-    State(state): State<AppState>,
-    Path(rtype): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !ct.starts_with("application/x-www-form-urlencoded") {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "http.unsupported_media_type",
-            IssueCode::NotSupported,
-            "POST _search takes application/x-www-form-urlencoded parameters",
-        ));
-    }
-    let bytes = axum::body::to_bytes(body, state.config.max_body_bytes)
-        .await
-        .map_err(|_| ApiError::bad_request("http.payload_too_large", "the search form is too large"))?;
-    let mut pairs = query_pairs(uri.query());
-    pairs.extend(form_urlencoded::parse(&bytes).into_owned());
-    search(state, rtype, headers, pairs).await
-}
-
-pub(crate) async fn system_search(State(_state): State<AppState>, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
-    check_accept(&headers, &query_pairs(uri.query()))?;
-    Err(ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "search.not_supported",
-        IssueCode::NotSupported,
-        "system-level search (GET [base]?_type=...) is not supported yet; search a resource type instead",
-    ))
-}
-
-async fn search(state: AppState, rtype: String, headers: HeaderMap, pairs: Vec<(String, String)>) -> Result<Response, ApiError> {
-    check_accept(&headers, &pairs)?;
-    check_type(&rtype)?;
-    let pref = prefer(&headers);
-    let mut count = state.config.default_count;
-    let mut after: Option<String> = None;
-    let mut want_total = true;
-    let mut cond_params = Vec::new();
-    let mut ignored: Vec<String> = Vec::new();
-    for (k, v) in &pairs {
-        match k.as_str() {
-            "_count" => {
-                count = v
-                    .parse::<usize>()
-                    .map_err(|_| ApiError::bad_request("search.invalid_value", format!("_count must be a whole number, got '{v}'")).at("_count"))?
-                    .min(state.config.max_count);
-            }
-            "_cursor" => after = Some(v.clone()),
-            "_total" => want_total = v != "none",
-            k if RESULT_PARAMS.contains(&k) => {}
-            k if LATER_PARAMS.contains(&k) => ignored.push(format!("{k}={v}")),
-            _ => cond_params.push((k.clone(), v.clone())),
-        }
-    }
-    // Parse each condition alone, so that every unsupported one is named.
-    let mut conds = Vec::new();
-    for p in cond_params {
-        match store::parse_conditions(&rtype, std::slice::from_ref(&p)) {
-            Ok(c) => conds.extend(c),
-            Err(store::Error::UnsupportedParameter { .. }) => ignored.push(format!("{}={}", p.0, p.1)),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    if pref.strict && !ignored.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "search.unsupported_parameter",
-            IssueCode::NotSupported,
-            format!("unsupported search parameters: {}", ignored.join(", ")),
-        )
-        .at(ignored[0].split('=').next().unwrap_or("").to_string()));
-    }
-    let base = base_url(&state, &headers);
-    let (t, a, c2) = (rtype.clone(), after.clone(), conds.clone());
-    let result = state.blocking(move |s| Ok(s.search(&t, &c2, count, a.as_deref())?)).await?;
-    let self_query: Vec<(String, String)> =
-        pairs.iter().filter(|(k, _)| k != "_cursor" && !ignored.iter().any(|i| i.starts_with(&format!("{k}=")))).cloned().collect();
-    let encode = |extra: Option<(&str, &str)>| -> String {
-        let mut ser = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &self_query {
-            ser.append_pair(k, v);
-        }
-        if let Some((k, v)) = extra {
-            ser.append_pair(k, v);
-        }
-        ser.finish()
-    };
-    let mut links = vec![json!({"relation": "self", "url": format!("{base}/{rtype}?{}", encode(after.as_deref().map(|a| ("_cursor", a))))})];
-    if result.has_more
-        && let Some(last) = result.entries.last()
-    {
-        links.push(json!({"relation": "next", "url": format!("{base}/{rtype}?{}", encode(Some(("_cursor", &last.meta.id))))}));
-    }
-    let mut entries: Vec<Value> = Vec::with_capacity(result.entries.len() + 1);
-    for e in &result.entries {
-        let Some(body) = &e.body else { continue };
-        let resource: Value = serde_json::from_str(body).map_err(|e| ApiError::internal(format!("stored JSON unreadable: {e}")))?;
-        entries.push(json!({
-            "fullUrl": format!("{base}/{}/{}", e.meta.resource_type, e.meta.id),
-            "resource": resource,
-            "search": {"mode": "match"}
-        }));
-    }
-    if !ignored.is_empty() {
-        let issues: Vec<Issue> = ignored
-            .iter()
-            .map(|p| Issue::warning(IssueCode::NotSupported, format!("search parameter '{p}' is not supported yet and was ignored"), None))
-            .collect();
-        entries.push(json!({"resource": crate::outcome(&issues), "search": {"mode": "outcome"}}));
-    }
-    let mut bundle = json!({"resourceType": "Bundle", "type": "searchset"});
-    if want_total {
-        bundle["total"] = json!(result.total);
-    }
-    bundle["link"] = json!(links);
-    bundle["entry"] = json!(entries);
-    Ok(json_response(StatusCode::OK, serde_json::to_vec(&bundle).map_err(|e| ApiError::internal(e.to_string()))?))
 }
 
 pub(crate) async fn not_found(uri: Uri) -> ApiError {

@@ -218,10 +218,11 @@ async fn conditional_create_update_delete() {
     assert_eq!(d.status, StatusCode::NO_CONTENT);
     let s = t.get("/fhir/Patient?identifier=urn:x|new").await;
     assert_eq!(s.body["total"], 0);
-    // Criteria the server cannot evaluate are refused, never ignored.
-    let bad = t.put("/fhir/Patient?name=x", &patient("x")).await;
+    // Criteria the server cannot evaluate are refused, never ignored (`name` is
+    // supported since the search issue; `nonsense` is not).
+    let bad = t.put("/fhir/Patient?nonsense=x", &patient("x")).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert_eq!(bad.expr(), "name");
+    assert_eq!(bad.expr(), "nonsense");
     let bad = t.delete("/fhir/Patient?_lastUpdated=2024-13").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.diag().contains("2024-13"));
@@ -262,16 +263,18 @@ async fn search_reports_unsupported_parameters() {
     t.post("/fhir/Patient", &patient("a")).await;
     t.post("/fhir/Patient", &patient("b")).await;
     t.post("/fhir/Patient", &patient("c")).await;
-    let s = t.get("/fhir/Patient?_count=2&name=a").await;
+    // `name` became a supported parameter with the search issue; `nonsense` keeps
+    // exercising the unsupported-parameter path.
+    let s = t.get("/fhir/Patient?_count=2&nonsense=a").await;
     assert_eq!(s.status, StatusCode::OK);
     assert_eq!(s.body["total"], 3);
     let entries = s.body["entry"].as_array().expect("entries");
     assert_eq!(entries.len(), 3, "two matches and one outcome");
     assert_eq!(entries[2]["search"]["mode"], "outcome");
-    assert!(entries[2]["resource"]["issue"][0]["diagnostics"].as_str().expect("diag").contains("name=a"));
-    let strict = t.send(Request::get("/fhir/Patient?name=a").header("prefer", "handling=strict").body(Body::empty()).expect("req")).await;
+    assert!(entries[2]["resource"]["issue"][0]["diagnostics"].as_str().expect("diag").contains("nonsense=a"));
+    let strict = t.send(Request::get("/fhir/Patient?nonsense=a").header("prefer", "handling=strict").body(Body::empty()).expect("req")).await;
     assert_eq!(strict.status, StatusCode::BAD_REQUEST);
-    assert_eq!(strict.expr(), "name");
+    assert_eq!(strict.expr(), "nonsense");
     // Keyset paging through all three.
     let p1 = t.get("/fhir/Patient?_count=2").await;
     let next = p1.body["link"].as_array().expect("links").iter().find(|l| l["relation"] == "next").expect("next")["url"].as_str().expect("url").to_string();
@@ -528,10 +531,17 @@ async fn capability_statement_states_what_is_supported() {
     let rest = &r.body["rest"][0];
     let pat = rest["resource"].as_array().expect("resources").iter().find(|x| x["type"] == "Patient").expect("Patient");
     let params: Vec<&str> = pat["searchParam"].as_array().expect("params").iter().map(|p| p["name"].as_str().unwrap_or("")).collect();
-    assert_eq!(params, ["_id", "_lastUpdated", "identifier"]);
+    for p in ["_id", "_lastUpdated", "identifier", "name", "family", "birthdate", "_tag", "_profile", "organization"] {
+        assert!(params.contains(&p), "Patient lacks {p}: {params:?}");
+    }
+    assert!(!params.contains(&"_text"), "unsupported parameters are not listed");
+    let birthdate = pat["searchParam"].as_array().expect("p").iter().find(|p| p["name"] == "birthdate").expect("birthdate");
+    assert_eq!(birthdate["type"], "date");
+    assert!(!birthdate["documentation"].as_str().unwrap_or("").is_empty());
+    assert!(rest["documentation"].as_str().expect("doc").contains("_total defaults to accurate on the first page"));
     assert_eq!(pat["conditionalDelete"], "single");
     let sys: Vec<&str> = rest["interaction"].as_array().expect("i").iter().map(|i| i["code"].as_str().unwrap_or("")).collect();
-    assert_eq!(sys, ["transaction", "batch", "history-system"]);
+    assert_eq!(sys, ["transaction", "batch", "search-system", "history-system"]);
 }
 
 #[tokio::test]

@@ -54,6 +54,9 @@ pub enum Error {
     /// The database holds data this version cannot read.
     #[error("corrupt data: {0}")]
     Corrupt(String),
+    /// A bug: an invariant of the store did not hold.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Opening the database directory failed.
     #[error("cannot open the data directory {path}: {source}")]
     Io {

@@ -22,15 +22,18 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod index;
 mod instant;
 mod model;
 mod query;
+pub mod search;
 mod sqlite;
 
 pub use error::{Error, Result};
 pub use instant::Instant;
 pub use model::{Method, PutOutcome, Stored, VersionMeta};
-pub use query::{Condition, HistoryPage, HistoryQuery, SearchResult, parse_conditions};
+pub use query::{HistoryPage, HistoryQuery};
+pub use search::{Condition, Include, SearchQuery, SearchResult, SortKey, TotalMode, parse_conditions};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 use serde_json::Value;
@@ -79,10 +82,10 @@ pub trait Store: Send + Sync {
     /// History at system, type or instance level, newest first.
     fn history(&self, query: &HistoryQuery) -> Result<HistoryPage>;
 
-    /// Current, non-deleted resources of a type matching all conditions, in id order
-    /// (keyset paging: `after` is the last id of the previous page).
-    fn search(&self, resource_type: &str, conditions: &[Condition], count: usize, after: Option<&str>)
-    -> Result<SearchResult>;
+    /// One page of current, non-deleted resources matching a search, in the
+    /// requested sort order (storage order by default), with keyset paging,
+    /// `_include`/`_revinclude` targets and the total when asked for.
+    fn search(&self, query: &SearchQuery) -> Result<SearchResult>;
 
     /// Streams the bodies of the current, non-deleted resources of a type last
     /// updated at or after `since`, in storage order.

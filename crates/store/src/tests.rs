@@ -140,7 +140,8 @@ fn search_by_identifier(s: &dyn Store) {
     put(s, "i2", json!({"resourceType": "Patient", "identifier": [{"system": "urn:b", "value": "1"}]}), None).expect("put");
     let find = |v: &str| -> Vec<String> {
         let c = parse_conditions("Patient", &[("identifier".into(), v.into())]).expect("parse");
-        s.search("Patient", &c, 10, None).expect("search").entries.into_iter().map(|e| e.meta.id).collect()
+        let q = SearchQuery { resource_types: vec!["Patient".into()], conditions: vec![c], count: 10, ..Default::default() };
+        s.search(&q).expect("search").entries.into_iter().map(|e| e.meta.id).collect()
     };
     assert_eq!(find("urn:a|1"), ["i1"]);
     assert_eq!(find("1"), ["i1", "i2"]);
@@ -151,8 +152,12 @@ fn search_by_identifier(s: &dyn Store) {
     // Updating the resource replaces its index rows.
     put(s, "i2", json!({"resourceType": "Patient", "identifier": [{"system": "urn:b", "value": "9"}]}), None).expect("put");
     assert_eq!(find("1"), ["i1"]);
-    let page = s.search("Patient", &parse_conditions("Patient", &[("identifier".into(), "1".into())]).expect("p"), 1, Some("i1"));
-    assert!(page.expect("page").entries.is_empty());
+    let c = parse_conditions("Patient", &[("identifier".into(), "1".into())]).expect("p");
+    let q = SearchQuery { resource_types: vec!["Patient".into()], conditions: vec![c], count: 1, ..Default::default() };
+    let first = s.search(&q).expect("page 1");
+    assert_eq!(first.entries.len(), 1);
+    assert!(first.next_cursor.is_none(), "one match only");
+    assert_eq!(first.total, Some(1));
 }
 
 fn scan_and_counts(s: &dyn Store) {

@@ -4,10 +4,12 @@
 //! index lookup away (`resources(tid, id)` → `versions(seq)`).
 
 mod schema;
+mod search;
 mod tx;
 
 use crate::model::{Method, Stored, VersionMeta};
-use crate::query::{Condition, HistoryPage, HistoryQuery, SearchResult};
+use crate::query::{HistoryPage, HistoryQuery};
+use crate::search::{Condition, SearchQuery, SearchResult};
 use crate::{Error, Instant, Result, Store, StoreTx};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::HashMap;
@@ -101,6 +103,9 @@ impl SqliteStore {
         schema::configure(&conn, &options, true)?;
         schema::create(&conn)?;
         let types = Arc::new(schema::load_types(&conn)?);
+        if !schema::index_is_current(&conn)? {
+            reindex(&conn)?;
+        }
         let last_ts: i64 = conn.query_row("SELECT coalesce(max(ts), 0) FROM txlog", [], |r| r.get(0))?;
         Ok(SqliteStore {
             writer: Mutex::new(Writer { conn, last_ts }),
@@ -137,6 +142,49 @@ impl SqliteStore {
     }
 }
 
+/// Rebuilds every search index row from the current versions (after an
+/// upgrade, or when the search-parameter catalogue changed).
+fn reindex(conn: &Connection) -> Result<()> {
+    let txn = conn.unchecked_transaction()?;
+    for t in schema::INDEX_TABLE_NAMES {
+        txn.execute(&format!("DELETE FROM {t}"), [])?;
+    }
+    {
+        let mut stmt = txn.prepare(
+            "SELECT r.rid, v.body FROM resources r JOIN versions v ON v.seq = r.seq WHERE r.deleted = 0 ORDER BY r.rid",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let rid: i64 = row.get(0)?;
+            let body: String = row.get(1)?;
+            let value: serde_json::Value = serde_json::from_str(&body).map_err(|e| Error::Corrupt(e.to_string()))?;
+            let ty = value.get("resourceType").and_then(serde_json::Value::as_str).unwrap_or("");
+            let (index_rows, _) = crate::index::extract(ty, &value);
+            tx::insert_rows(&txn, rid, &index_rows)?;
+        }
+    }
+    schema::mark_index_current(&txn)?;
+    txn.commit()?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Bytes used by the search index tables and their indexes (None when this
+    /// SQLite lacks the `dbstat` table).
+    pub fn index_bytes(&self) -> Result<Option<u64>> {
+        self.with_reader(|c| {
+            let r: rusqlite::Result<Option<i64>> =
+                c.query_row("SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'sp\\_%' ESCAPE '\\'", [], |r| r.get(0));
+            Ok(r.ok().flatten().map(|n| n as u64))
+        })
+    }
+
+    /// The SQL and SQLite query plan of a search (for benchmarks and tuning).
+    pub fn explain(&self, resource_type: &str, conditions: &[Condition]) -> Result<String> {
+        self.with_reader(|c| search::explain(c, &self.types, resource_type, conditions))
+    }
+}
+
 /// Reads a stored version row: (tid, id, version, seq, ts, method, body).
 pub(crate) fn row_to_stored(types: &TypeIds, row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Stored>> {
     let tid: i64 = row.get(0)?;
@@ -166,83 +214,6 @@ pub(crate) fn read_current(conn: &Connection, types: &TypeIds, ty: &str, id: &st
     let tid = types.id(ty)?;
     let mut stmt = conn.prepare_cached(CURRENT_SQL)?;
     stmt.query_row(params![tid, id], |r| row_to_stored(types, r)).optional()?.transpose()
-}
-
-/// Builds the SQL condition for search conditions over `resources r`.
-pub(crate) fn condition_sql(conditions: &[Condition], sql: &mut String, args: &mut Vec<rusqlite::types::Value>) {
-    use rusqlite::types::Value as V;
-    for c in conditions {
-        match c {
-            Condition::Id(ids) => {
-                sql.push_str(" AND r.id IN (");
-                for (i, id) in ids.iter().enumerate() {
-                    sql.push_str(if i == 0 { "?" } else { ",?" });
-                    args.push(V::Text(id.clone()));
-                }
-                sql.push(')');
-            }
-            Condition::Identifier(alts) => {
-                sql.push_str(" AND (");
-                for (i, (system, value)) in alts.iter().enumerate() {
-                    if i > 0 {
-                        sql.push_str(" OR ");
-                    }
-                    sql.push_str("r.rid IN (SELECT rid FROM sp_identifier WHERE 1");
-                    if let Some(v) = value {
-                        sql.push_str(" AND value = ?");
-                        args.push(V::Text(v.clone()));
-                    }
-                    if let Some(s) = system {
-                        sql.push_str(" AND system = ?");
-                        args.push(V::Text(s.clone()));
-                    }
-                    sql.push(')');
-                }
-                sql.push(')');
-            }
-            Condition::LastUpdated { from, to, negate } => {
-                let mut parts = Vec::new();
-                if let Some(f) = from {
-                    parts.push("r.ts >= ?");
-                    args.push(V::Integer(f.0));
-                }
-                if let Some(t) = to {
-                    parts.push("r.ts < ?");
-                    args.push(V::Integer(t.0));
-                }
-                if !parts.is_empty() {
-                    let joined = parts.join(" AND ");
-                    if *negate {
-                        sql.push_str(&format!(" AND NOT ({joined})"));
-                    } else {
-                        sql.push_str(&format!(" AND {joined}"));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Finds current, non-deleted resources matching `conditions`: (rid, id) in id order.
-pub(crate) fn find_on(
-    conn: &Connection,
-    tid: i64,
-    conditions: &[Condition],
-    limit: usize,
-    after: Option<&str>,
-) -> Result<Vec<(i64, String)>> {
-    let mut sql = String::from("SELECT r.rid, r.id FROM resources r WHERE r.tid = ? AND r.deleted = 0");
-    let mut args = vec![rusqlite::types::Value::Integer(tid)];
-    if let Some(a) = after {
-        sql.push_str(" AND r.id > ?");
-        args.push(rusqlite::types::Value::Text(a.to_string()));
-    }
-    condition_sql(conditions, &mut sql, &mut args);
-    sql.push_str(" ORDER BY r.id LIMIT ?");
-    args.push(rusqlite::types::Value::Integer(limit.min(i64::MAX as usize) as i64));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 impl Store for SqliteStore {
@@ -347,31 +318,8 @@ impl Store for SqliteStore {
         })
     }
 
-    fn search(
-        &self,
-        resource_type: &str,
-        conditions: &[Condition],
-        count: usize,
-        after: Option<&str>,
-    ) -> Result<SearchResult> {
-        let tid = self.types.id(resource_type)?;
-        self.with_reader(|c| {
-            let found = find_on(c, tid, conditions, count + 1, after)?;
-            let has_more = found.len() > count;
-            let mut entries = Vec::with_capacity(found.len().min(count));
-            let mut stmt = c.prepare_cached(
-                "SELECT r.tid, r.id, r.version, r.seq, r.ts, v.method, v.body \
-                 FROM resources r JOIN versions v ON v.seq = r.seq WHERE r.rid = ?1",
-            )?;
-            for (rid, _) in found.into_iter().take(count) {
-                entries.push(stmt.query_row([rid], |r| row_to_stored(&self.types, r))??);
-            }
-            let mut sql = String::from("SELECT count(*) FROM resources r WHERE r.tid = ? AND r.deleted = 0");
-            let mut args = vec![rusqlite::types::Value::Integer(tid)];
-            condition_sql(conditions, &mut sql, &mut args);
-            let total: i64 = c.prepare_cached(&sql)?.query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
-            Ok(SearchResult { entries, has_more, total: total as u64 })
-        })
+    fn search(&self, query: &SearchQuery) -> Result<SearchResult> {
+        self.with_reader(|c| search::run(c, &self.types, query))
     }
 
     fn scan(&self, resource_type: &str, since: Option<Instant>, f: &mut dyn FnMut(&str) -> Result<()>) -> Result<()> {

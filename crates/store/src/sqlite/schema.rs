@@ -12,7 +12,7 @@ use crate::Result;
 use rusqlite::Connection;
 use std::collections::HashMap;
 
-const SCHEMA_VERSION: &str = "1";
+const SCHEMA_VERSION: &str = "2";
 
 pub(super) fn configure(conn: &Connection, options: &SqliteOptions, writer: bool) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
@@ -56,10 +56,10 @@ pub(super) fn create(conn: &Connection) -> Result<()> {
          CREATE INDEX IF NOT EXISTS versions_tid ON versions (tid, seq);
          CREATE TABLE IF NOT EXISTS txlog (tx INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, ts INTEGER NOT NULL);
          CREATE INDEX IF NOT EXISTS txlog_ts ON txlog (ts);
-         CREATE TABLE IF NOT EXISTS sp_identifier (rid INTEGER NOT NULL, system TEXT NOT NULL, value TEXT NOT NULL);
-         CREATE INDEX IF NOT EXISTS sp_identifier_value ON sp_identifier (value, system);
-         CREATE INDEX IF NOT EXISTS sp_identifier_rid ON sp_identifier (rid);",
+         CREATE INDEX IF NOT EXISTS resources_tid ON resources (tid, deleted);
+         DROP TABLE IF EXISTS sp_identifier;",
     )?;
+    conn.execute_batch(INDEX_TABLES)?;
     let existing: Option<String> =
         rusqlite::OptionalExtension::optional(conn.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0)))?;
     match existing {
@@ -67,6 +67,11 @@ pub(super) fn create(conn: &Connection) -> Result<()> {
             conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?1)", [SCHEMA_VERSION])?;
         }
         Some(v) if v == SCHEMA_VERSION => {}
+        // Version 1 only differs in its search index, which is rebuilt on open.
+        Some(v) if v == "1" => {
+            conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema'", [SCHEMA_VERSION])?;
+            conn.execute("DELETE FROM meta WHERE key = 'index'", [])?;
+        }
         Some(v) => return Err(crate::Error::Corrupt(format!("database schema version {v}, this medtwin reads {SCHEMA_VERSION}"))),
     }
     // Type ids are fixed once assigned; new R4 types (none expected) get new ids.
@@ -74,6 +79,55 @@ pub(super) fn create(conn: &Connection) -> Result<()> {
     for t in fhir::definitions::r4().resource_types() {
         stmt.execute([t])?;
     }
+    Ok(())
+}
+
+/// The search index tables. Each is a `WITHOUT ROWID` table clustered by
+/// (rid, pid, value...) so that a resource's rows are found (and replaced)
+/// together, with one covering index that starts with (pid, value) so that
+/// searches and counts are index-only scans. Absent parts are '' (never NULL).
+pub(super) const INDEX_TABLES: &str = "
+    CREATE TABLE IF NOT EXISTS sp_string (rid INTEGER NOT NULL, pid INTEGER NOT NULL, norm TEXT NOT NULL, raw TEXT NOT NULL,
+        PRIMARY KEY (rid, pid, norm, raw)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS sp_string_v ON sp_string (pid, norm, rid);
+    CREATE TABLE IF NOT EXISTS sp_token (rid INTEGER NOT NULL, pid INTEGER NOT NULL, code TEXT NOT NULL, sys TEXT NOT NULL,
+        PRIMARY KEY (rid, pid, code, sys)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS sp_token_v ON sp_token (pid, code, rid, sys);
+    CREATE TABLE IF NOT EXISTS sp_date (rid INTEGER NOT NULL, pid INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+        PRIMARY KEY (rid, pid, lo, hi)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS sp_date_v ON sp_date (pid, lo, hi, rid);
+    CREATE TABLE IF NOT EXISTS sp_number (rid INTEGER NOT NULL, pid INTEGER NOT NULL, v REAL NOT NULL,
+        PRIMARY KEY (rid, pid, v)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS sp_number_v ON sp_number (pid, v, rid);
+    CREATE TABLE IF NOT EXISTS sp_quantity (rid INTEGER NOT NULL, pid INTEGER NOT NULL, code TEXT NOT NULL, sys TEXT NOT NULL, v REAL NOT NULL,
+        PRIMARY KEY (rid, pid, code, sys, v)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS sp_quantity_v ON sp_quantity (pid, code, v, rid);
+    CREATE TABLE IF NOT EXISTS sp_reference (rid INTEGER NOT NULL, pid INTEGER NOT NULL, ttype TEXT NOT NULL, tid TEXT NOT NULL,
+        ver TEXT NOT NULL, url TEXT NOT NULL, PRIMARY KEY (rid, pid, ttype, tid, ver, url)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS sp_reference_v ON sp_reference (pid, tid, ttype, rid);
+    CREATE INDEX IF NOT EXISTS sp_reference_u ON sp_reference (pid, url) WHERE url != '';
+    CREATE TABLE IF NOT EXISTS sp_uri (rid INTEGER NOT NULL, pid INTEGER NOT NULL, uri TEXT NOT NULL,
+        PRIMARY KEY (rid, pid, uri)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS sp_uri_v ON sp_uri (pid, uri, rid);
+";
+
+/// The index tables, for clearing a resource's rows.
+pub(super) const INDEX_TABLE_NAMES: &[&str] =
+    &["sp_string", "sp_token", "sp_date", "sp_number", "sp_quantity", "sp_reference", "sp_uri"];
+
+/// Whether the stored index rows were built with the current search-parameter
+/// catalogue; if not, the caller rebuilds them.
+pub(super) fn index_is_current(conn: &Connection) -> Result<bool> {
+    let stored: Option<String> =
+        rusqlite::OptionalExtension::optional(conn.query_row("SELECT value FROM meta WHERE key = 'index'", [], |r| r.get(0)))?;
+    Ok(stored.as_deref() == Some(crate::index::catalog().fingerprint().as_str()))
+}
+
+pub(super) fn mark_index_current(conn: &Connection) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('index', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [crate::index::catalog().fingerprint()],
+    )?;
     Ok(())
 }
 

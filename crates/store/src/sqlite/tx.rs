@@ -2,9 +2,10 @@
 //! version row, move the resource's current pointer and refresh its search
 //! index rows, all inside the caller's transaction.
 
-use super::{TypeIds, find_on, read_current};
+use super::{TypeIds, read_current};
 use crate::model::{Method, PutOutcome, Stored, VersionMeta};
-use crate::query::Condition;
+use crate::search::Condition;
+use crate::index::Row;
 use crate::{Error, Instant, Result, StoreTx};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
@@ -107,23 +108,59 @@ impl<'a> SqliteTx<'a> {
     /// Refreshes the search index rows of one resource.
     fn index(&mut self, rid: i64, had_rows: bool, resource: &Value) -> Result<()> {
         if had_rows {
-            self.conn.prepare_cached("DELETE FROM sp_identifier WHERE rid = ?1")?.execute([rid])?;
+            clear_index(self.conn, rid)?;
         }
-        let ids: Vec<&Value> = match resource.get("identifier") {
-            Some(Value::Array(a)) => a.iter().collect(),
-            Some(v @ Value::Object(_)) => vec![v],
-            _ => Vec::new(),
-        };
-        for ident in ids {
-            if let Some(value) = ident.get("value").and_then(Value::as_str) {
-                let system = ident.get("system").and_then(Value::as_str).unwrap_or("");
-                self.conn
-                    .prepare_cached("INSERT INTO sp_identifier (rid, system, value) VALUES (?1, ?2, ?3)")?
-                    .execute(params![rid, system, value])?;
-            }
-        }
-        Ok(())
+        let ty = resource.get("resourceType").and_then(Value::as_str).unwrap_or("");
+        let (rows, _failed) = crate::index::extract(ty, resource);
+        insert_rows(self.conn, rid, &rows)
     }
+}
+
+/// Removes every index row of a resource.
+pub(crate) fn clear_index(conn: &Connection, rid: i64) -> Result<()> {
+    for t in super::schema::INDEX_TABLE_NAMES {
+        conn.prepare_cached(&format!("DELETE FROM {t} WHERE rid = ?1"))?.execute([rid])?;
+    }
+    Ok(())
+}
+
+/// Writes index rows of a resource.
+pub(crate) fn insert_rows(conn: &Connection, rid: i64, rows: &[Row]) -> Result<()> {
+    for row in rows {
+        match row {
+            Row::Str { pid, norm, raw } => conn
+                .prepare_cached("INSERT OR IGNORE INTO sp_string (rid, pid, norm, raw) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![rid, pid, norm, raw])?,
+            Row::Token { pid, system, code } => conn
+                .prepare_cached("INSERT OR IGNORE INTO sp_token (rid, pid, code, sys) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![rid, pid, code, system])?,
+            Row::Date { pid, lo, hi } => conn
+                .prepare_cached("INSERT OR IGNORE INTO sp_date (rid, pid, lo, hi) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![rid, pid, lo, hi])?,
+            Row::Number { pid, value } => conn
+                .prepare_cached("INSERT OR IGNORE INTO sp_number (rid, pid, v) VALUES (?1, ?2, ?3)")?
+                .execute(params![rid, pid, value])?,
+            Row::Quantity { pid, value, system, code } => conn
+                .prepare_cached("INSERT OR IGNORE INTO sp_quantity (rid, pid, code, sys, v) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(params![rid, pid, code, system, value])?,
+            Row::Reference { pid, target_type, target_id, version, url } => conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO sp_reference (rid, pid, ttype, tid, ver, url) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    rid,
+                    pid,
+                    target_type.as_deref().unwrap_or(""),
+                    target_id.as_deref().unwrap_or(""),
+                    version.as_deref().unwrap_or(""),
+                    url.as_deref().unwrap_or("")
+                ])?,
+            Row::Uri { pid, uri } => conn
+                .prepare_cached("INSERT OR IGNORE INTO sp_uri (rid, pid, uri) VALUES (?1, ?2, ?3)")?
+                .execute(params![rid, pid, uri])?,
+        };
+    }
+    Ok(())
 }
 
 /// Sets `id`, `meta.versionId` and `meta.lastUpdated`, keeping `resourceType`,
@@ -266,7 +303,7 @@ impl StoreTx for SqliteTx<'_> {
         self.conn
             .prepare_cached("UPDATE resources SET version = ?2, seq = ?3, ts = ?4, deleted = 1 WHERE rid = ?1")?
             .execute(params![c.rid, version, seq, self.ts])?;
-        self.conn.prepare_cached("DELETE FROM sp_identifier WHERE rid = ?1")?.execute([c.rid])?;
+        clear_index(self.conn, c.rid)?;
         Ok(Some(Stored {
             meta: VersionMeta {
                 resource_type: resource_type.into(),
@@ -281,8 +318,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn find(&mut self, resource_type: &str, conditions: &[Condition], limit: usize) -> Result<Vec<String>> {
-        let tid = self.types.id(resource_type)?;
-        Ok(find_on(self.conn, tid, conditions, limit, None)?.into_iter().map(|(_, id)| id).collect())
+        super::search::find_ids(self.conn, self.types, resource_type, conditions, limit)
     }
 }
 
