@@ -18,6 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Generate a synthetic population (once), import it and serve it: the quickest way in.
+    Demo(cmd::demo::Args),
     /// Serve the FHIR API at http://ADDR/fhir.
     Serve(cmd::serve::Args),
     /// Import NDJSON files, Bundle JSON files, or folders of them into the store.
@@ -39,6 +41,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Import(a) => cmd::import::run(a),
         Command::Export(a) => cmd::export::run(a),

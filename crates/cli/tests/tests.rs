@@ -32,7 +32,7 @@ mod help {
 
     #[test]
     fn every_command_has_help() {
-        for cmd in [vec!["--help"], vec!["serve", "--help"], vec!["import", "--help"], vec!["export", "--help"], vec!["fhirpath", "--help"]] {
+        for cmd in [vec!["--help"], vec!["serve", "--help"], vec!["import", "--help"], vec!["export", "--help"], vec!["fhirpath", "--help"], vec!["demo", "--help"], vec!["synth", "--help"], vec!["convert", "ssmix2", "--help"], vec!["analyze", "km", "--help"]] {
             let o = run(&cmd);
             assert!(o.status.success(), "{cmd:?}");
             assert!(text(&o.stdout).contains("Usage: medtwin"), "{cmd:?}: {}", text(&o.stdout));
@@ -480,6 +480,14 @@ mod synth_cmd {
         args.extend(["--out", uk.to_str().expect("utf8")]);
         let o = run(&args);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        // `demo --no-serve` generates and imports once, then reuses the data.
+        let demo = d.path().join("demo");
+        let o = run(&["demo", "--patients", "60", "--data", demo.to_str().expect("utf8"), "--no-serve"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert!(text(&o.stdout).contains("0 rejected"), "{}", text(&o.stdout));
+        let o = run(&["demo", "--patients", "60", "--data", demo.to_str().expect("utf8"), "--no-serve"]);
+        assert!(o.status.success());
+        assert!(text(&o.stderr).contains("reusing the data"), "{}", text(&o.stderr));
         let o = run(&["synth", "--patients", "10", "--out", d.path().join("c").to_str().expect("utf8"), "--region", "osaka"]);
         assert_eq!(o.status.code(), Some(1));
         assert!(text(&o.stderr).contains("--region"), "{}", text(&o.stderr));

@@ -21,20 +21,20 @@ use store::Store;
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     #[command(flatten)]
-    data: DataArgs,
+    pub(crate) data: DataArgs,
     /// Resources per transaction.
     #[arg(long, env = "MEDTWIN_IMPORT_BATCH", default_value_t = 5_000)]
-    batch: usize,
+    pub(crate) batch: usize,
     /// Also write every rejected record (file:line: reason) to this file.
     #[arg(long)]
-    rejects: Option<PathBuf>,
+    pub(crate) rejects: Option<PathBuf>,
     /// NDJSON (.ndjson, .jsonl) or JSON (.json: a Bundle or one resource) files, or folders of them;
     /// SS-MIX2 storage folders and UKE files (.UKE) are converted to FHIR JP Core first.
     #[arg(required = true)]
-    paths: Vec<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
     /// For SS-MIX2 input: the 10-digit 医療機関コード of the facility.
     #[arg(long, env = "MEDTWIN_FACILITY_CODE")]
-    facility: Option<String>,
+    pub(crate) facility: Option<String>,
 }
 
 /// What kind of input a path is.

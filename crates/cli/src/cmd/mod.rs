@@ -2,6 +2,7 @@
 
 pub(crate) mod analyze;
 pub(crate) mod convert;
+pub(crate) mod demo;
 pub(crate) mod export;
 pub(crate) mod fhirpath;
 pub(crate) mod import;

@@ -9,19 +9,19 @@ use std::sync::Arc;
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     #[command(flatten)]
-    data: DataArgs,
+    pub(crate) data: DataArgs,
     /// Address to listen on.
     #[arg(long, env = "MEDTWIN_ADDR", default_value = "127.0.0.1:8080")]
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     /// Largest accepted request body, in MiB.
     #[arg(long, env = "MEDTWIN_MAX_BODY_MIB", default_value_t = 64)]
-    max_body_mib: usize,
+    pub(crate) max_body_mib: usize,
     /// Largest page size honoured for `_count`.
     #[arg(long, env = "MEDTWIN_MAX_COUNT", default_value_t = 1000)]
-    max_count: usize,
+    pub(crate) max_count: usize,
     /// Public base URL of the FHIR API, if it differs from http://HOST/fhir (e.g. behind a proxy).
     #[arg(long, env = "MEDTWIN_BASE_URL")]
-    base_url: Option<String>,
+    pub(crate) base_url: Option<String>,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {

@@ -8,22 +8,22 @@ use std::process::ExitCode;
 pub(crate) struct Args {
     /// Number of people.
     #[arg(long, default_value_t = 1_000)]
-    patients: u64,
+    pub(crate) patients: u64,
     /// Random seed (the same arguments give byte-identical output).
     #[arg(long, default_value_t = 1)]
-    seed: u64,
+    pub(crate) seed: u64,
     /// Output directory (created if missing).
     #[arg(long)]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Region: mie (三重県, 29 municipalities) or japan (all 339 構想区域).
     #[arg(long, default_value = "mie")]
-    region: String,
+    pub(crate) region: String,
     /// Calendar years simulated, e.g. 2013-2024.
     #[arg(long, default_value = "2013-2024")]
-    years: String,
+    pub(crate) years: String,
     /// Outputs to write: any of fhir, ssmix2, uke (comma-separated).
     #[arg(long, default_value = "fhir,ssmix2,uke")]
-    formats: String,
+    pub(crate) formats: String,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
