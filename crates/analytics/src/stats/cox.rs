@@ -157,6 +157,22 @@ pub enum TimeTransform {
     Km,
 }
 
+impl TimeTransform {
+    /// Parses `rank`, `identity`, `log` or `km`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "rank" => Ok(Self::Rank),
+            "identity" => Ok(Self::Identity),
+            "log" => Ok(Self::Log),
+            "km" => Ok(Self::Km),
+            _ => Err(Error::InvalidOption {
+                option: "time transform",
+                message: format!("expected rank, identity, log or km, got `{s}`"),
+            }),
+        }
+    }
+}
+
 /// Per-covariate proportional-hazards test.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhTestRow {
@@ -166,6 +182,15 @@ pub struct PhTestRow {
     pub statistic: f64,
     /// p-value.
     pub p: f64,
+}
+
+/// The JSON form of a proportional-hazards test: a list of `{name, statistic, df, p}`.
+pub fn ph_test_to_json(rows: &[PhTestRow]) -> Value {
+    Value::Array(
+        rows.iter()
+            .map(|r| json!({"name": r.name, "statistic": r.statistic, "df": 1, "p": r.p}))
+            .collect(),
+    )
 }
 
 /// Covariates, times and strata sorted and centred for fitting.
@@ -321,7 +346,10 @@ impl CoxModel {
                 col
             })
             .collect();
-        let xc_max: Vec<f64> = xc.par_iter().map(|c| c.iter().fold(0.0f64, |m, v| m.max(v.abs()))).collect();
+        let xc_max: Vec<f64> = xc
+            .par_iter()
+            .map(|c| c.iter().fold(0.0f64, |m, v| m.max(v.abs())))
+            .collect();
         let xc_sd: Vec<f64> = xc
             .par_iter()
             .map(|c| (c.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt())
@@ -457,7 +485,9 @@ impl CoxModel {
                         }
                     }
                     if fused {
-                        for ((r, e), w) in ro.iter_mut().zip(eo.iter()).zip(&self.weight[lo..lo + len]) {
+                        for ((r, e), w) in
+                            ro.iter_mut().zip(eo.iter()).zip(&self.weight[lo..lo + len])
+                        {
                             *r = w * e.exp();
                         }
                     }
@@ -466,7 +496,11 @@ impl CoxModel {
         let shift = if fused {
             0.0
         } else {
-            let shift = scratch.eta.par_iter().cloned().reduce(|| f64::NEG_INFINITY, f64::max);
+            let shift = scratch
+                .eta
+                .par_iter()
+                .cloned()
+                .reduce(|| f64::NEG_INFINITY, f64::max);
             let (eta_buf, risk_buf) = (&scratch.eta, &mut scratch.risk);
             risk_buf
                 .par_iter_mut()
@@ -1235,5 +1269,17 @@ mod tests {
         let j = plain.to_json();
         assert_eq!(j["coefficients"][1]["name"], "b");
         assert!(plain.render_table().contains("concordance"));
+        let m = CoxModel::new(&t, &e, &x, &names, None, None).unwrap();
+        let ph = m
+            .ph_test(&plain, TimeTransform::parse("km").unwrap())
+            .unwrap();
+        let pj = ph_test_to_json(&ph);
+        assert_eq!(pj[0]["name"], "a");
+        assert!(
+            pj[1]["p"]
+                .as_f64()
+                .is_some_and(|p| (0.0..=1.0).contains(&p))
+        );
+        assert!(TimeTransform::parse("bogus").is_err());
     }
 }

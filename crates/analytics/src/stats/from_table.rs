@@ -8,8 +8,9 @@
 use super::Groups;
 use super::cox::{CoxFit, CoxModel, CoxOptions, Ties};
 use super::km::{CiTransform, KmFit, KmOptions, kaplan_meier};
+use super::logistic::{LogisticFit, LogisticOptions, logistic_regression};
 use super::logrank::{LogRankResult, Weighting, logrank_test};
-use super::psm::{PsmOptions, PsmResult, propensity_match};
+use super::psm::{Estimand, PsmOptions, PsmResult, ipw_weights, propensity_match};
 use super::rates::{RateTable, mortality_within, proportions};
 use crate::{Result, Table};
 
@@ -93,6 +94,34 @@ pub fn psm(
     let tr = table.events(treatment)?;
     let x = table.numeric_columns(covariates)?;
     propensity_match(&tr, &x, covariates, opts)
+}
+
+/// Inverse-probability-of-treatment weights from a logistic propensity model;
+/// `estimand` is `ate` or `att`. Feed the weights to
+/// [`super::km::kaplan_meier_weighted`] or to [`CoxModel::new`] with
+/// `robust: true`.
+pub fn ipw(
+    table: &Table,
+    treatment: &str,
+    covariates: &[String],
+    estimand: &str,
+    stabilized: bool,
+) -> Result<(LogisticFit, Vec<f64>)> {
+    let est = match estimand {
+        "ate" => Estimand::Ate,
+        "att" => Estimand::Att,
+        _ => {
+            return Err(crate::Error::InvalidOption {
+                option: "estimand",
+                message: format!("expected ate or att, got `{estimand}`"),
+            });
+        }
+    };
+    let tr = table.events(treatment)?;
+    let x = table.numeric_columns(covariates)?;
+    let model = logistic_regression(&tr, &x, covariates, &LogisticOptions::default())?;
+    let w = ipw_weights(&model.fitted, &tr, est, stabilized)?;
+    Ok((model, w))
 }
 
 /// Proportion of a 0/1 `outcome` column by optional group, with Wilson intervals.
@@ -197,5 +226,13 @@ mod tests {
             "non-numeric value `x` in column `site` at row 1 (line 2)"
         );
         assert!(km(&t, "time", "event", None, &[], "bogus").is_err());
+        let (m, w) = ipw(&t, "event", &["age".to_string()], "ate", false).unwrap();
+        assert_eq!(w.len(), t.n_rows());
+        assert!(
+            w.iter()
+                .zip(&m.fitted)
+                .all(|(w, p)| *w >= 1.0 && *p > 0.0 && *p < 1.0)
+        );
+        assert!(ipw(&t, "event", &["age".to_string()], "nope", false).is_err());
     }
 }
