@@ -18,7 +18,21 @@
 //! let meta = created.unwrap().meta;
 //! assert_eq!(meta.version, 1);
 //! assert!(store.read("Patient", &meta.id).unwrap().is_some());
+//!
+//! // Every R4 search parameter was indexed in the same transaction.
+//! let conditions = store::parse_conditions("Patient", &[("_id".into(), meta.id.clone())]).unwrap();
+//! let query = store::SearchQuery {
+//!     resource_types: vec!["Patient".into()],
+//!     conditions: vec![conditions],
+//!     count: 10,
+//!     ..Default::default()
+//! };
+//! assert_eq!(store.search(&query).unwrap().entries.len(), 1);
 //! ```
+//!
+//! Search is planned in [`search`] (parameters → typed [`Condition`]s) and
+//! indexed by [`index`] (the catalogue of R4 parameters and their compiled
+//! FHIRPath expressions); the SQLite backend compiles plans to SQL.
 #![warn(missing_docs)]
 
 mod error;
@@ -56,6 +70,20 @@ pub trait StoreTx {
         resource: Value,
         if_match: Option<u64>,
         skip_unchanged: bool,
+    ) -> Result<PutOutcome>;
+
+    /// [`StoreTx::put`] with index rows the caller extracted beforehand with
+    /// [`index::extract`] (on another thread, outside the writer lock), so that
+    /// bulk import keeps only the SQLite inserts serial. The rows must come
+    /// from `resource` itself.
+    fn put_indexed(
+        &mut self,
+        resource_type: &str,
+        id: &str,
+        resource: Value,
+        if_match: Option<u64>,
+        skip_unchanged: bool,
+        index: Vec<index::Row>,
     ) -> Result<PutOutcome>;
 
     /// Deletes a resource by writing a tombstone version. Returns the tombstone,

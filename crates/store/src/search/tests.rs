@@ -477,3 +477,15 @@ fn compartment_condition() {
     assert_eq!(got, ["a", "b"]);
     assert!(patient_compartment("Organization", "p3").is_none());
 }
+
+#[test]
+fn pre_extracted_index_rows_are_used() {
+    let s = SqliteStore::open_in_memory().expect("open");
+    let p = json!({"resourceType": "Patient", "name": [{"family": "Kato"}]});
+    let rows = crate::index::extract("Patient", &p).0;
+    s.transact(&mut |tx| tx.put_indexed("Patient", "k", p.clone(), None, false, rows.clone()).map(|_| ())).expect("put");
+    assert_eq!(ids(&s, "Patient", "family=kato"), ["k"]);
+    // The rows given are the rows written: an empty list indexes nothing.
+    s.transact(&mut |tx| tx.put_indexed("Patient", "k2", p.clone(), None, false, Vec::new()).map(|_| ())).expect("put");
+    assert_eq!(ids(&s, "Patient", "family=kato"), ["k"]);
+}

@@ -523,23 +523,42 @@ fn base_query(rt: &str, tid: i64, conds: &[Condition], types: &TypeIds, extra_co
     let driver = conds
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| selectivity(&c.test).map(|s| (s, i)))
+        .filter_map(|(i, c)| selectivity(&c.test).or_else(|| chain_selectivity(&c.test)).map(|s| (s, i)))
         .min()
         .map(|(_, i)| i);
     match driver {
         Some(di) => {
             let d = &conds[di];
-            let (table, pids) = leaf(&d.test).ok_or_else(|| Error::Internal("driver is not a leaf".into()))?;
             let others: Vec<&Condition> = conds.iter().enumerate().filter(|(i, _)| *i != di).map(|(_, c)| c).collect();
             let join_r = need_r || !others.is_empty();
+            let table = match &d.test {
+                Test::Chain { .. } => "sp_reference",
+                t => leaf(t).ok_or_else(|| Error::Internal("driver is not a leaf".into()))?.0,
+            };
             sql.push(&format!("SELECT d.rid AS rid{extra_cols} FROM {table} d"));
             if join_r {
                 sql.push(" JOIN resources r ON r.rid = d.rid");
             }
             sql.push(" WHERE ");
-            pid_sql(&mut sql, "d", &pids);
-            sql.push(" AND ");
-            value_pred(&mut sql, "d", &d.test, false);
+            if let Test::Chain { pid, targets } = &d.test {
+                // The (selective) condition on the target drives: its matches'
+                // ids are looked up in the reference index.
+                pid_sql(&mut sql, "d", &[*pid]);
+                let (tt, inner) = &targets[0];
+                let ttid = types.id(tt)?;
+                let sub = base_query(tt, ttid, std::slice::from_ref(inner), types, "", false)?;
+                sql.push(" AND d.ttype = ");
+                sql.text_arg(tt);
+                sql.push(" AND d.tid IN (SELECT t.id FROM resources t WHERE t.rid IN (");
+                sql.push(&sub.text);
+                sql.args.extend(sub.args);
+                sql.push("))");
+            } else {
+                let (_, pids) = leaf(&d.test).ok_or_else(|| Error::Internal("driver is not a leaf".into()))?;
+                pid_sql(&mut sql, "d", &pids);
+                sql.push(" AND ");
+                value_pred(&mut sql, "d", &d.test, false);
+            }
             for c in others {
                 cond_sql(&mut sql, &mut al, c, "d.rid", "r", types)?;
             }
@@ -555,6 +574,20 @@ fn base_query(rt: &str, tid: i64, conds: &[Condition], types: &TypeIds, extra_co
     }
     let _ = rt;
     Ok(sql)
+}
+
+/// A chain whose single target condition is selective can drive the query.
+fn chain_selectivity(test: &Test) -> Option<u32> {
+    match test {
+        Test::Chain { targets, .. } if targets.len() == 1 => {
+            let inner = &targets[0].1.test;
+            match selectivity(inner).or_else(|| chain_selectivity(inner)) {
+                Some(s) if s <= 3 => Some(s + 1),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// A keyset cursor: the sort-key values and rid of the last row of a page.

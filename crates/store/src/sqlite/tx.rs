@@ -16,6 +16,8 @@ pub(crate) struct SqliteTx<'a> {
     types: &'a TypeIds,
     ts: i64,
     first_seq: Option<i64>,
+    /// Index rows extracted by the caller for the next write (see `put_indexed`).
+    pre_extracted: Option<Vec<Row>>,
 }
 
 /// The current row of a resource.
@@ -28,7 +30,7 @@ struct Current {
 
 impl<'a> SqliteTx<'a> {
     pub(crate) fn new(conn: &'a Connection, types: &'a TypeIds, ts: i64) -> Self {
-        SqliteTx { conn, types, ts, first_seq: None }
+        SqliteTx { conn, types, ts, first_seq: None, pre_extracted: None }
     }
 
     /// Records the transaction in the log. Returns whether anything was written.
@@ -110,8 +112,13 @@ impl<'a> SqliteTx<'a> {
         if had_rows {
             clear_index(self.conn, rid)?;
         }
-        let ty = resource.get("resourceType").and_then(Value::as_str).unwrap_or("");
-        let (rows, _failed) = crate::index::extract(ty, resource);
+        let rows = match self.pre_extracted.take() {
+            Some(rows) => rows,
+            None => {
+                let ty = resource.get("resourceType").and_then(Value::as_str).unwrap_or("");
+                crate::index::extract(ty, resource).0
+            }
+        };
         insert_rows(self.conn, rid, &rows)
     }
 }
@@ -281,6 +288,21 @@ impl StoreTx for SqliteTx<'_> {
         let created = existing.as_ref().is_none_or(|c| c.deleted);
         let stored = self.write(resource_type, id, existing.as_ref(), resource, hash)?;
         Ok(PutOutcome { stored, created, unchanged: false })
+    }
+
+    fn put_indexed(
+        &mut self,
+        resource_type: &str,
+        id: &str,
+        resource: Value,
+        if_match: Option<u64>,
+        skip_unchanged: bool,
+        index: Vec<Row>,
+    ) -> Result<PutOutcome> {
+        self.pre_extracted = Some(index);
+        let out = self.put(resource_type, id, resource, if_match, skip_unchanged);
+        self.pre_extracted = None;
+        out
     }
 
     fn delete(&mut self, resource_type: &str, id: &str, if_match: Option<u64>) -> Result<Option<Stored>> {
