@@ -39,4 +39,4 @@ fi
 # DWARF call graphs: release builds keep line tables (Cargo.toml [profile.release]) but no frame pointers.
 perf record -q -F 499 --call-graph dwarf,16384 -o "$tmp/perf.data" -- \
     "$bin" import --data "$tmp/db" --sync "$sync" "$tmp/ndjson" | tail -1
-perf script -i "$tmp/perf.data" -F tid,ip,sym 2>/dev/null | python3 "$root/bench/ingest/profile_stages.py"
+perf script -i "$tmp/perf.data" -F tid,ip,sym 2>"$tmp/perf-script.err" | python3 "$root/bench/ingest/profile_stages.py"

@@ -47,8 +47,9 @@ def samples(stream):
                 yield tid, frames
             tid, frames = None, []
             continue
-        if not line.startswith(("\t", " ")) and tid is None:
-            tid = line.split()[0]
+        if tid is None and line.strip().isdigit():
+            # The sample header: the thread id, right-aligned.
+            tid = line.strip()
             continue
         parts = line.strip().split(None, 1)
         frames.append(parts[1] if len(parts) > 1 else parts[0])
