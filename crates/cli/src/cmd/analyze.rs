@@ -29,16 +29,29 @@ pub(crate) struct Input {
     format: String,
 }
 
+/// The two columns every survival analysis needs.
 #[derive(clap::Args, Debug)]
-pub(crate) struct KmArgs {
-    #[command(flatten)]
-    input: Input,
+pub(crate) struct Survival {
     /// Column with the follow-up time.
     #[arg(long)]
     time: String,
     /// Column with the event indicator (1 = event, 0 = censored).
     #[arg(long)]
     event: String,
+}
+
+impl Survival {
+    fn load(&self, t: &Table) -> anyhow::Result<(Vec<f64>, Vec<bool>)> {
+        Ok((t.numeric(&self.time)?, t.events(&self.event)?))
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct KmArgs {
+    #[command(flatten)]
+    input: Input,
+    #[command(flatten)]
+    survival: Survival,
     /// Column whose values split the curves into groups.
     #[arg(long)]
     group: Option<String>,
@@ -54,10 +67,8 @@ pub(crate) struct KmArgs {
 pub(crate) struct LogrankArgs {
     #[command(flatten)]
     input: Input,
-    #[arg(long)]
-    time: String,
-    #[arg(long)]
-    event: String,
+    #[command(flatten)]
+    survival: Survival,
     /// Column with the groups to compare.
     #[arg(long)]
     group: String,
@@ -73,10 +84,8 @@ pub(crate) struct LogrankArgs {
 pub(crate) struct CoxArgs {
     #[command(flatten)]
     input: Input,
-    #[arg(long)]
-    time: String,
-    #[arg(long)]
-    event: String,
+    #[command(flatten)]
+    survival: Survival,
     /// Covariate columns (numeric; 0/1 for binary).
     #[arg(long, value_delimiter = ',', required = true)]
     covariates: Vec<String>,
@@ -139,8 +148,7 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Km(a) => {
             let t = load(&a.input)?;
-            let time = t.numeric(&a.time)?;
-            let event = t.events(&a.event)?;
+            let (time, event) = a.survival.load(&t)?;
             let groups = a.group.as_deref().map(|g| groups_of(&t, g)).transpose()?;
             let opts = km::KmOptions { ci: km::CiTransform::parse(&a.ci)?, at: a.at.clone(), ..Default::default() };
             let fit = km::kaplan_meier(&time, &event, groups.as_ref(), &opts)?;
@@ -148,8 +156,7 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Logrank(a) => {
             let t = load(&a.input)?;
-            let time = t.numeric(&a.time)?;
-            let event = t.events(&a.event)?;
+            let (time, event) = a.survival.load(&t)?;
             let groups = groups_of(&t, &a.group)?;
             let strata = a.strata.as_deref().map(|s| groups_of(&t, s)).transpose()?;
             let r = logrank::logrank_test(&time, &event, &groups, strata.as_ref(), logrank::Weighting::parse(&a.weighting)?)?;
@@ -157,8 +164,7 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Cox(a) => {
             let t = load(&a.input)?;
-            let time = t.numeric(&a.time)?;
-            let event = t.events(&a.event)?;
+            let (time, event) = a.survival.load(&t)?;
             let covs = t.numeric_columns(&a.covariates)?;
             let strata = a.strata.as_deref().map(|s| groups_of(&t, s)).transpose()?;
             let model = cox::CoxModel::new(&time, &event, &covs, &a.covariates, strata.as_ref(), None)?;

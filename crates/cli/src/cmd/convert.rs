@@ -81,6 +81,24 @@ pub(crate) fn convert_uke(files: &[PathBuf], master: Option<&Path>, sink: &mut d
     Ok(report)
 }
 
+/// One report entry as `file message ID SEG-n: reason`.
+pub(crate) fn describe(e: &ingest::Entry) -> String {
+    let mut at = Vec::new();
+    if let Some(f) = &e.file {
+        at.push(f.clone());
+    }
+    if let Some(m) = &e.message {
+        at.push(format!("message {m}"));
+    }
+    if let Some(s) = &e.segment {
+        at.push(match e.field {
+            Some(f) => format!("{s}-{f}"),
+            None => s.clone(),
+        });
+    }
+    format!("{}: {}", at.join(" "), e.reason)
+}
+
 /// Prints a short summary of a report to standard error.
 pub(crate) fn summarize(report: &ingest::Report) {
     for (t, n) in &report.resources {
@@ -94,20 +112,7 @@ pub(crate) fn summarize(report: &ingest::Report) {
         eprintln!("unsupported message type {t}: {n} file(s) (reported, not converted)");
     }
     for e in report.entries.iter().filter(|e| e.level == ingest::Level::Rejected).take(50) {
-        let mut at = Vec::new();
-        if let Some(f) = &e.file {
-            at.push(f.clone());
-        }
-        if let Some(m) = &e.message {
-            at.push(format!("message {m}"));
-        }
-        if let Some(s) = &e.segment {
-            at.push(match e.field {
-                Some(f) => format!("{s}-{f}"),
-                None => s.clone(),
-            });
-        }
-        eprintln!("rejected {}: {}", at.join(" "), e.reason);
+        eprintln!("rejected {}", describe(e));
     }
     if report.rejected() > 50 {
         eprintln!("... and {} more rejections (see --report)", report.rejected() - 50);

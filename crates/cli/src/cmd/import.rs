@@ -259,20 +259,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
                     }
                     pb.inc(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
                     for e in report.entries.iter().filter(|e| e.level == ingest::Level::Rejected) {
-                        let mut at = Vec::new();
-                        if let Some(f) = &e.file {
-                            at.push(f.clone());
-                        }
-                        if let Some(m) = &e.message {
-                            at.push(format!("message {m}"));
-                        }
-                        if let Some(sg) = &e.segment {
-                            at.push(match e.field {
-                                Some(f) => format!("{sg}-{f}"),
-                                None => sg.clone(),
-                            });
-                        }
-                        parse_rejects.push(((fi, 0), format!("{}: {}", at.join(" "), e.reason)));
+                        parse_rejects.push(((fi, 0), super::convert::describe(e)));
                     }
                     continue;
                 }
