@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::model::{Child, Model};
-use crate::parser::{BinOp, Node, TypeSpec};
+use crate::parser::{BinOp, MemberKey, Node, TypeSpec};
 use crate::ucum;
 use crate::value::{
     Collection, DateTimeVal, Element, Item, Kind, Prim, Str, calendar_unit, is_quantity_type,
@@ -91,7 +91,7 @@ impl<'a> Ctx<'a> {
                             for item in focus {
                                 if self.type_matches(item, ty, *family) {
                                     kept += 1;
-                                    if let Some(t) = self.navigate(item, name, ext_key, *name_id, &mut out)?
+                                    if let Some(t) = self.navigate(item, name, ext_key, name_id, &mut out)?
                                         && kept == 1
                                         && focus.len() == 1
                                     {
@@ -102,7 +102,7 @@ impl<'a> Ctx<'a> {
                         }
                         _ => {
                             let input = self.eval(b, focus, frame)?;
-                            self.navigate_all(&input, name, ext_key, *name_id, &mut out)?;
+                            self.navigate_all(&input, name, ext_key, name_id, &mut out)?;
                         }
                     },
                     (None, Some((ty, family))) => {
@@ -112,7 +112,7 @@ impl<'a> Ctx<'a> {
                             }
                         }
                     }
-                    (None, None) => self.navigate_all(focus, name, ext_key, *name_id, &mut out)?,
+                    (None, None) => self.navigate_all(focus, name, ext_key, name_id, &mut out)?,
                 }
                 out
             }
@@ -212,7 +212,7 @@ impl<'a> Ctx<'a> {
         item: &Item<'a>,
         name: &str,
         ext_key: &str,
-        name_id: usize,
+        name_id: &MemberKey,
         out: &mut Collection<'a>,
     ) -> Result<Option<&'static str>> {
         let e = match item {
@@ -229,9 +229,18 @@ impl<'a> Ctx<'a> {
         };
         let Some(Value::Object(o)) = e.value else { return Ok(None) };
         if !e.ty.is_empty() {
-            let child = match self.model.child_fast(e.ty, name_id) {
+            let (addr, len) = (e.ty.as_ptr() as usize, e.ty.len());
+            let cached = name_id.cache.get().filter(|c| c.0 == addr && c.1 == len).map(|c| c.2);
+            let child = match cached {
                 Some(c) => Some(c),
-                None => self.model.child(e.ty, name),
+                None => {
+                    let c = self.model.child_fast(e.ty, name_id.id).or_else(|| self.model.child(e.ty, name));
+                    if let Some(c) = c {
+                        // First type seen wins; other parent types take the lookup path.
+                        let _ = name_id.cache.set((addr, len, c));
+                    }
+                    c
+                }
             };
             match child {
                 Some(Child::Plain { ty, primitive }) => {
@@ -295,7 +304,7 @@ impl<'a> Ctx<'a> {
         input: &[Item<'a>],
         name: &str,
         ext_key: &str,
-        name_id: usize,
+        name_id: &MemberKey,
         out: &mut Collection<'a>,
     ) -> Result<()> {
         let mut missing: Option<&'static str> = None;
@@ -698,6 +707,21 @@ fn temporal_from_str(s: &str, k: Kind) -> Option<DateTimeVal> {
 
 /// `=` between two items: `Some(true/false)`, or `None` when unknown.
 pub(crate) fn items_equal(x: &Item<'_>, y: &Item<'_>) -> Option<bool> {
+    // Fast paths: the same JSON node, or two non-temporal strings.
+    if let (Item::Element(a), Item::Element(b)) = (x, y)
+        && let (Some(va), Some(vb)) = (a.value, b.value)
+    {
+        if std::ptr::eq(va, vb) {
+            return Some(true);
+        }
+        let temporal = |t: &str| matches!(t, "date" | "dateTime" | "instant" | "time");
+        if let (Value::String(s), Value::String(t)) = (va, vb)
+            && !temporal(a.ty)
+            && !temporal(b.ty)
+        {
+            return Some(s == t);
+        }
+    }
     if x.is_complex() || y.is_complex() {
         // Quantities compare by value; other complex types structurally.
         if let (Item::Element(e), _) | (_, Item::Element(e)) = (x, y)

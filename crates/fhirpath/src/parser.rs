@@ -38,6 +38,15 @@ pub(crate) enum BinOp {
     Implies,
 }
 
+/// A member name as compiled: its number in the model, and an inline cache of
+/// the element it resolved to for the last parent type (most member
+/// expressions only ever see one parent type, e.g. `.given` on `HumanName`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MemberKey {
+    pub(crate) id: usize,
+    pub(crate) cache: std::sync::OnceLock<(usize, usize, &'static crate::model::Child)>,
+}
+
 /// A type specifier such as `FHIR.Patient`, `System.String` or `Quantity`.
 #[derive(Debug, Clone)]
 pub(crate) struct TypeSpec {
@@ -66,7 +75,7 @@ pub(crate) enum Node {
         name: Box<str>,
         ext_key: Box<str>,
         type_filter: Option<(&'static str, bool)>,
-        name_id: usize,
+        name_id: MemberKey,
     },
     /// A function call `base.f(args)` (base `None`: on the focus).
     Call { base: Option<Box<Node>>, func: Func, args: Vec<Node>, pos: usize },
@@ -402,7 +411,7 @@ impl Parser<'_> {
         } else {
             None
         };
-        let name_id = crate::model::model().name_id(&name);
+        let name_id = MemberKey { id: crate::model::model().name_id(&name), cache: std::sync::OnceLock::new() };
         Ok(Node::Member { base, name: name.into_boxed_str(), ext_key, type_filter, name_id })
     }
 }
