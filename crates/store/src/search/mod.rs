@@ -399,6 +399,9 @@ fn parse_test(rt: &str, name: &str, value: &str, depth: usize) -> Result<Test> {
     let p = param(rt, code, name)?;
     let pid = p.pid;
     if modifier == Some("missing") {
+        if p.kind == T::Composite {
+            return Err(unsupported(rt, name));
+        }
         let missing = match value {
             "true" => true,
             "false" => false,

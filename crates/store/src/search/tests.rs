@@ -421,6 +421,7 @@ fn errors_name_the_parameter_and_value() {
     assert_eq!(e.to_string(), "unsupported search parameter 'nonsense' for Patient");
     assert!(matches!(err("Patient", "family:below=x"), Error::UnsupportedParameter { .. }), "unknown modifier");
     assert!(matches!(err("Patient", "_text=x"), Error::UnsupportedParameter { .. }));
+    assert!(matches!(err("Observation", "code-value-quantity:missing=true"), Error::UnsupportedParameter { .. }));
     assert!(matches!(err("Patient", "family="), Error::InvalidParameter { .. }));
     assert!(parse_sort("Patient", "nonsense").is_err());
     assert!(parse_include("_include", "Patient:gender").is_err());

@@ -787,12 +787,25 @@ pub(crate) fn explain(conn: &Connection, types: &TypeIds, rt: &str, conds: &[Con
     Ok(out)
 }
 
-pub(crate) const BY_RID_SQL: &str = "SELECT r.tid, r.id, r.version, r.seq, r.ts, v.method, v.body \
-     FROM resources r JOIN versions v ON v.seq = r.seq WHERE r.rid = ?1";
-
-pub(crate) fn load(conn: &Connection, types: &TypeIds, rid: i64) -> Result<Stored> {
-    let mut stmt = conn.prepare_cached(BY_RID_SQL)?;
-    stmt.query_row([rid], |r| row_to_stored(types, r))?
+/// Loads current versions by rid, in the order given, a few hundred per query.
+pub(crate) fn load_many(conn: &Connection, types: &TypeIds, rids: &[i64]) -> Result<Vec<Stored>> {
+    let mut by_rid: std::collections::HashMap<i64, Stored> = std::collections::HashMap::with_capacity(rids.len());
+    for chunk in rids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let sql = format!(
+            "SELECT r.tid, r.id, r.version, r.seq, r.ts, v.method, v.body, r.rid \
+             FROM resources r JOIN versions v ON v.seq = r.seq WHERE r.rid IN ({marks})"
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(chunk.iter()))?;
+        while let Some(row) = rows.next()? {
+            let rid: i64 = row.get(7)?;
+            by_rid.insert(rid, row_to_stored(types, row)??);
+        }
+    }
+    rids.iter()
+        .map(|r| by_rid.remove(r).ok_or_else(|| Error::Corrupt(format!("resource row {r} vanished during a search"))))
+        .collect()
 }
 
 /// Runs a whole search: one page (merged by rid across types), its includes and the total.
@@ -836,7 +849,7 @@ pub(crate) fn run(conn: &Connection, types: &TypeIds, q: &SearchQuery) -> Result
         }
         rids = all;
     }
-    let entries = rids.iter().map(|r| load(conn, types, *r)).collect::<Result<Vec<_>>>()?;
+    let entries = load_many(conn, types, &rids)?;
     let total = match q.total {
         crate::search::TotalMode::None => None,
         _ => {
@@ -940,7 +953,7 @@ fn includes(conn: &Connection, types: &TypeIds, q: &SearchQuery, page: &[i64]) -
             break;
         }
     }
-    out_rids.iter().map(|r| load(conn, types, *r)).collect()
+    load_many(conn, types, &out_rids)
 }
 
 /// Ids of current resources matching `conds` (for conditional interactions).
