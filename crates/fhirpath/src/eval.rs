@@ -82,7 +82,7 @@ impl<'a> Ctx<'a> {
             Node::Total => frame.total.cloned().unwrap_or_default(),
             Node::Var(name) => self.variable(name)?,
             Node::Member { base, name, ext_key, type_filter, name_id } => {
-                let mut out = Vec::new();
+                let mut out = Vec::with_capacity(4);
                 match (base, type_filter) {
                     (Some(b), _) => match &**b {
                         // `Patient.x`: filter and navigate without an intermediate collection.
@@ -396,6 +396,9 @@ impl<'a> Ctx<'a> {
                         }
                         _ => false,
                     };
+                }
+                if e.ty == name {
+                    return true;
                 }
                 if exact_primitives && self.model.is_primitive(e.ty) {
                     e.ty == name
