@@ -333,6 +333,30 @@ mod analyze {
     }
 
     #[test]
+    fn rates_with_wilson_intervals() {
+        let d = tempfile::tempdir().expect("tmp");
+        let f = d.path().join("hf.csv");
+        write(&f, "nyha,died,days\nI,0,40\nI,1,3\nI,0,35\nI,0,12\nIV,1,2\nIV,1,20\nIV,0,60\nIV,1,5\n");
+        let o = run(&["analyze", "rate", "--input", f.to_str().expect("utf8"), "--outcome", "died", "--group", "nyha", "--format", "json"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).expect("json");
+        let rows = v.as_array().expect("list");
+        let iv = rows.iter().find(|r| r["group"] == "IV").expect("IV");
+        assert_eq!(iv["events"].as_f64(), Some(3.0));
+        // Wilson 95% interval for 3/4, as statsmodels' proportion_confint(method="wilson") gives it.
+        assert!((iv["ci"][0].as_f64().expect("lo") - 0.30064184258240184).abs() < 1e-6, "{iv}");
+        assert!((iv["ci"][1].as_f64().expect("hi") - 0.9544127391902).abs() < 1e-6, "{iv}");
+        // 30-day mortality: the patient censored at day 12 (alive) is excluded.
+        let o = run(&["analyze", "rate", "--input", f.to_str().expect("utf8"), "--time", "days", "--event", "died", "--horizon", "30", "--group", "nyha", "--format", "json"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).expect("json");
+        let one = v.as_array().expect("list").iter().find(|r| r["group"] == "I").expect("I").clone();
+        assert_eq!(one["n"].as_f64(), Some(3.0), "{one}");
+        let o = run(&["analyze", "rate", "--input", f.to_str().expect("utf8"), "--group", "nyha"]);
+        assert_eq!(o.status.code(), Some(1));
+    }
+
+    #[test]
     fn a_closed_pipe_is_not_a_crash() {
         let d = tempfile::tempdir().expect("tmp");
         let f = data(d.path());
@@ -361,6 +385,10 @@ mod analyze {
         assert!(o.status.success(), "{}", text(&o.stderr));
         let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).expect("json");
         assert_eq!(v["coefficients"][0]["name"], "age");
+        let o = run(&["analyze", "cox", "--input", fs, "--time", "time", "--event", "event", "--covariates", "age", "--ph-test", "km", "--format", "json"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).expect("json");
+        assert_eq!(v["ph_test"][0]["name"], "age");
         let o = run(&["analyze", "cox", "--input", fs, "--time", "time", "--event", "event", "--covariates", "weight"]);
         assert_eq!(o.status.code(), Some(1));
         assert!(text(&o.stderr).contains("weight"), "{}", text(&o.stderr));

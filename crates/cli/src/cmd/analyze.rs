@@ -2,7 +2,7 @@
 //! matching over a CSV table, as readable tables or JSON (`--format json`).
 
 use analytics::Table;
-use analytics::stats::{Groups, cox, km, logrank, psm};
+use analytics::stats::{self, Groups, cox, km, logrank, psm};
 use anyhow::{Context, bail};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +17,29 @@ pub(crate) enum Command {
     Cox(CoxArgs),
     /// Propensity-score matching (logistic model, nearest neighbour on the logit with a caliper).
     Psm(PsmArgs),
+    /// Proportions (e.g. in-hospital mortality) by subgroup with Wilson intervals, or mortality within a horizon.
+    Rate(RateArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct RateArgs {
+    #[command(flatten)]
+    input: Input,
+    /// A 0/1 outcome column (e.g. died_in_hospital); or use --time, --event and --horizon.
+    #[arg(long, conflicts_with_all = ["time", "horizon"])]
+    outcome: Option<String>,
+    /// Column with the follow-up time (with --event and --horizon: mortality within the horizon).
+    #[arg(long, requires_all = ["event", "horizon"])]
+    time: Option<String>,
+    /// Column with the death indicator.
+    #[arg(long)]
+    event: Option<String>,
+    /// Horizon in the time column's unit (30 for 30-day mortality in days); people censored earlier are excluded and counted.
+    #[arg(long)]
+    horizon: Option<f64>,
+    /// Column with the subgroups (e.g. nyha).
+    #[arg(long)]
+    group: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -98,6 +121,9 @@ pub(crate) struct CoxArgs {
     /// Robust (sandwich) standard errors.
     #[arg(long)]
     robust: bool,
+    /// Also test proportional hazards with scaled Schoenfeld residuals on this time scale: rank, km, identity or log.
+    #[arg(long)]
+    ph_test: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -170,7 +196,17 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let model = cox::CoxModel::new(&time, &event, &covs, &a.covariates, strata.as_ref(), None)?;
             let opts = cox::CoxOptions { ties: cox::Ties::parse(&a.ties)?, robust: a.robust, ..Default::default() };
             let fit = model.fit(&opts)?;
-            print(&a.input.format, fit.to_json(), fit.render_table())?;
+            let mut json = fit.to_json();
+            let mut table = fit.render_table();
+            if let Some(scale) = &a.ph_test {
+                let rows = model.ph_test(&fit, cox::TimeTransform::parse(scale)?)?;
+                json["ph_test"] = cox::ph_test_to_json(&rows);
+                table += "\nproportional-hazards test (scaled Schoenfeld residuals):\n";
+                for r in &rows {
+                    table += &format!("{:<24} chi2 {:>10.4}  p {:.4}\n", r.name, r.statistic, r.p);
+                }
+            }
+            print(&a.input.format, json, table)?;
         }
         Command::Psm(a) => {
             if a.ratio == 0 {
@@ -191,6 +227,17 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             }
             print(&a.input.format, r.to_json(), r.render_table())?;
         }
+        Command::Rate(a) => run_rate(a)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_rate(a: RateArgs) -> anyhow::Result<()> {
+    let t = load(&a.input)?;
+    let table = match (&a.outcome, &a.time, &a.event, a.horizon) {
+        (Some(o), None, _, None) => stats::from_table::rate(&t, o, a.group.as_deref())?,
+        (None, Some(time), Some(event), Some(h)) => stats::from_table::mortality(&t, time, event, h, a.group.as_deref())?,
+        _ => bail!("give either --outcome COL, or --time COL --event COL --horizon N"),
+    };
+    print(&a.input.format, table.to_json(), table.render_table())
 }
