@@ -21,8 +21,10 @@ use crate::{Env, Error, Result};
 pub(crate) struct Ctx<'a> {
     pub(crate) env: &'a Env,
     pub(crate) model: &'static Model,
-    /// `%resource` / `%context`.
+    /// `%resource` (and `%rootResource`).
     pub(crate) resource: Item<'a>,
+    /// `%context`: the item evaluation started from.
+    pub(crate) context: Item<'a>,
     /// The root JSON, for `resolve()` inside Bundles and contained resources.
     pub(crate) root: &'a Value,
     /// `now()`, read from the clock on first use and then fixed for the evaluation.
@@ -183,7 +185,8 @@ impl<'a> Ctx<'a> {
     fn variable(&self, name: &str) -> Result<Collection<'a>> {
         let s = |v: &'static str| Ok(vec![Item::String(Str::Borrowed(v))]);
         match name {
-            "resource" | "context" | "rootResource" => return Ok(vec![self.resource.clone()]),
+            "resource" | "rootResource" => return Ok(vec![self.resource.clone()]),
+            "context" => return Ok(vec![self.context.clone()]),
             "ucum" => return s(crate::value::UCUM),
             "sct" => return s("http://snomed.info/sct"),
             "loinc" => return s("http://loinc.org"),

@@ -25,9 +25,25 @@
 //! official R4 StructureDefinitions via `fhir::definitions::r4()`), other
 //! items are computed System values (decimals are exact, via `rust_decimal`).
 //!
-//! Not implemented: `conformsTo()`, `memberOf()`, `subsumes()`,
-//! `subsumedBy()` (they need a terminology/profile service) return
-//! [`Error::Unsupported`].
+//! Semantics worth knowing:
+//! - choice elements navigate both ways: `Observation.value.ofType(Quantity)`
+//!   and the JSON key `Observation.valueQuantity`;
+//! - primitives keep their `_x` sibling: `birthDate.extension(url)`,
+//!   `hasValue()`;
+//! - `resolve()` finds contained resources (`#id`), Bundle entries (by
+//!   `fullUrl` or `Type/id`) and then asks the [`Resolver`] in the [`Env`]; a
+//!   `Type/id` reference that none of them knows resolves to a content-less
+//!   element of that type, so `subject.where(resolve() is Patient)` works when
+//!   a resource is indexed on its own;
+//! - `now()`, `today()` and `timeOfDay()` are UTC unless [`Env::with_now`]
+//!   fixes them (e.g. to Japan time);
+//! - `conformsTo()` knows only the core base definitions
+//!   (`http://hl7.org/fhir/StructureDefinition/<Type>`); `memberOf()`,
+//!   `subsumes()` and `subsumedBy()` need a terminology service and return
+//!   [`Error::Unsupported`].
+//!
+//! [`Expr::evaluate_on`] evaluates with a typed focus item (composite search
+//! parameter components, SQL-on-FHIR `forEach`).
 //!
 //! The crate does no I/O.
 
@@ -189,18 +205,32 @@ impl Expr {
     pub fn evaluate<'a>(&'a self, resource: &'a Value, env: &'a Env) -> Result<Collection<'a>> {
         let model = model::model();
         let root = Item::element(resource, eval::infer_type(model, resource));
-        let ctx = eval::Ctx { env, model, resource: root.clone(), root: resource, now: std::cell::Cell::new(env.now) };
+        let ctx = eval::Ctx {
+            env,
+            model,
+            resource: root.clone(),
+            context: root.clone(),
+            root: resource,
+            now: std::cell::Cell::new(env.now),
+        };
         let focus = [root];
         ctx.eval(&self.root, &focus, eval::Frame { this: Some(&focus[0]), index: None, total: None })
     }
 
     /// Evaluates with `focus` as the context item (e.g. one value a composite
     /// search parameter or a SQL-on-FHIR `forEach` yielded), keeping its FHIR
-    /// type, while `%resource` is `resource`.
+    /// type, while `%resource` is `resource` (`%context` is the focus).
     pub fn evaluate_on<'a>(&'a self, focus: &Item<'a>, resource: &'a Value, env: &'a Env) -> Result<Collection<'a>> {
         let model = model::model();
         let root = Item::element(resource, eval::infer_type(model, resource));
-        let ctx = eval::Ctx { env, model, resource: root, root: resource, now: std::cell::Cell::new(env.now) };
+        let ctx = eval::Ctx {
+            env,
+            model,
+            resource: root,
+            context: focus.clone(),
+            root: resource,
+            now: std::cell::Cell::new(env.now),
+        };
         let focus = [focus.clone()];
         ctx.eval(&self.root, &focus, eval::Frame { this: Some(&focus[0]), index: None, total: None })
     }

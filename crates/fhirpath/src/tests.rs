@@ -100,6 +100,35 @@ fn variables_and_resolve() {
     assert_eq!(out, vec![json!(true)]);
 }
 
+struct MapResolver(Value);
+
+impl crate::Resolver for MapResolver {
+    fn resolve(&self, reference: &str) -> Option<&Value> {
+        (reference == "Patient/p1").then_some(&self.0)
+    }
+}
+
+#[test]
+fn resolver_focus_and_context() {
+    let obs = json!({"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/p1"},
+        "component": [{"code": {"text": "sys"}, "valueQuantity": {"value": 120, "unit": "mmHg"}}]});
+    let env = Env::new().with_resolver(std::sync::Arc::new(MapResolver(patient())));
+    let e = Expr::compile("subject.resolve().name.family").expect("compiles");
+    let out: Vec<Value> = e.evaluate(&obs, &env).expect("evaluates").iter().map(crate::Item::to_json).collect();
+    assert_eq!(out, vec![json!("Yamada")]);
+    // Without a resolver the reference still resolves to its type.
+    check("subject.where(resolve() is Patient).reference", &obs, json!(["Patient/p1"]));
+    check("subject.where(resolve() is Group).reference", &obs, json!([]));
+    // A component evaluated as the focus keeps its type (choice `value`).
+    let env = Env::new();
+    let comp = Expr::compile("Observation.component").expect("compiles");
+    let comps = comp.evaluate(&obs, &env).expect("evaluates");
+    let value = Expr::compile("value.ofType(Quantity).value + %resource.component.count() + %context.value.value")
+        .expect("compiles");
+    let out = value.evaluate_on(&comps[0], &obs, &env).expect("evaluates");
+    assert_eq!(out[0].to_json(), json!(241));
+}
+
 #[test]
 fn expr_is_send_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
