@@ -188,7 +188,9 @@ impl Facilities {
         let mut serial: std::collections::HashMap<(String, char), u32> = Default::default();
         for (ai, area) in geo.areas.iter().enumerate() {
             let pop = area.population as f64;
-            let n_hosp = ((pop / 15_000.0).round() as usize).max(1);
+            // Zones outside the region only receive patients: their few largest
+            // hospitals stand for them.
+            let n_hosp = if area.resident { ((pop / 15_000.0).round() as usize).max(1) } else { ((pop / 15_000.0).round() as usize).clamp(1, 3) };
             let (n_clin, n_dent) = if area.resident {
                 (((pop / 1_200.0 * scale).round() as usize).max(2), ((pop / 1_850.0 * scale).round() as usize).max(1))
             } else {
@@ -254,7 +256,7 @@ impl Facilities {
                         }
                     };
                     let n_doc = match kind {
-                        FacilityKind::Hospital => (beds / 60).clamp(2, 12) as usize,
+                        FacilityKind::Hospital => (beds / 100).clamp(2, 8) as usize,
                         _ => 1,
                     };
                     let mut docs = Vec::new();

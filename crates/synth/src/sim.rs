@@ -263,6 +263,7 @@ struct Ctx<'a> {
     /// PCI follow-up: (end of horizon, high, hazards, mi seen, stroke seen).
     followup: Option<(Date, (f64, f64), bool, bool)>,
     pci_done: bool,
+    weighed_year: i32,
 }
 
 fn disease_for(c: Cond) -> &'static Disease {
@@ -366,16 +367,22 @@ impl<'a> Ctx<'a> {
         meds
     }
 
+    /// Vital signs: blood pressure at every visit, weight at the first visit of
+    /// a year, pulse, temperature and SpO2 when the patient is acutely ill.
     fn vitals(&mut self, enc: &mut Encounter, sick: bool) {
         let htn = self.has(Cond::Hypertension, enc.start);
         let sbp = self.rng.gauss(if htn { 138.0 } else { 122.0 }, 12.0).round();
         let dbp = (sbp * 0.6 + self.rng.gauss(0.0, 6.0)).round();
         enc.vitals.push(("sbp", sbp));
         enc.vitals.push(("dbp", dbp));
-        enc.vitals.push(("hr", self.rng.gauss(if sick { 92.0 } else { 72.0 }, 10.0).round()));
-        let w = self.person.bmi * (self.person.height / 100.0).powi(2) + self.rng.gauss(0.0, 0.8);
-        enc.vitals.push(("weight", (w * 10.0).round() / 10.0));
+        let year = enc.start.to_ymd().0;
+        if sick || self.weighed_year != year {
+            self.weighed_year = year;
+            let w = self.person.bmi * (self.person.height / 100.0).powi(2) + self.rng.gauss(0.0, 0.8);
+            enc.vitals.push(("weight", (w * 10.0).round() / 10.0));
+        }
         if sick {
+            enc.vitals.push(("hr", self.rng.gauss(92.0, 10.0).round()));
             enc.vitals.push(("temp", (self.rng.gauss(37.4, 0.7) * 10.0).round() / 10.0));
             enc.vitals.push(("spo2", self.rng.gauss(95.0, 2.0).clamp(82.0, 100.0).round()));
         }
@@ -391,9 +398,11 @@ impl<'a> Ctx<'a> {
         if dm {
             let v = self.rng.gauss(7.2, 0.8).clamp(5.6, 12.0);
             enc.labs.push(LabValue { key: "hba1c", value: v });
-            enc.labs.push(LabValue { key: "glu", value: (v * 20.0 + self.rng.gauss(0.0, 15.0)).max(80.0) });
+            if visit_no % 2 == 0 {
+                enc.labs.push(LabValue { key: "glu", value: (v * 20.0 + self.rng.gauss(0.0, 15.0)).max(80.0) });
+            }
         }
-        if dl && visit_no % 2 == 0 {
+        if dl && visit_no % 4 == 0 {
             let on_high = self.person.pci.as_ref().is_some_and(|p| p.high_intensity);
             let on_statin = self.person.pci.is_some() || dl;
             let mean = if on_high { 80.0 } else if on_statin { 105.0 } else { 150.0 };
@@ -401,7 +410,7 @@ impl<'a> Ctx<'a> {
             enc.labs.push(LabValue { key: "hdl", value: self.rng.gauss(55.0, 12.0).max(25.0) });
             enc.labs.push(LabValue { key: "tg", value: self.rng.gauss(140.0, 50.0).max(40.0) });
         }
-        if visit_no % 4 == 0 || ckd {
+        if visit_no % 4 == 0 || (ckd && visit_no % 2 == 0) {
             // Creatinine and eGFR (JSN equation) consistent with each other.
             let egfr = if ckd { self.rng.gauss(45.0, 9.0).clamp(12.0, 59.0) } else { self.rng.gauss(100.0 - 0.7 * age as f64, 10.0).clamp(60.0, 120.0) };
             let female = if self.person.male { 1.0 } else { 0.739 };
@@ -734,7 +743,7 @@ pub fn simulate(w: &World, index: u64) -> Person {
         hf: Vec::new(),
         home_clinic,
     };
-    let mut cx = Ctx { w, p, rng, person, state: Default::default(), busy_until: Date(i32::MIN), visited: Vec::new(), followup: None, pci_done: false };
+    let mut cx = Ctx { w, p, rng, person, state: Default::default(), busy_until: Date(i32::MIN), visited: Vec::new(), followup: None, pci_done: false, weighed_year: 0 };
     // Baseline prevalence of chronic conditions and history.
     for inc in &p.incidence {
         if let Some(prev) = &inc.baseline_prevalence {

@@ -1,26 +1,329 @@
-//! UKE output (placeholder until written).
-use crate::{sim::Person, Result, World};
-use std::path::Path;
-/// A claim block.
+//! UKE claims: one `RECEIPTC.UKE` per facility, month of care and payer
+//! (社会保険診療報酬支払基金 for employee insurance, 国民健康保険団体連合会 for
+//! 国保 and 後期高齢者), at `uke/<10-digit facility code>/<YYYYMM>/<shaho|kokuho>/RECEIPTC.UKE`,
+//! in the レセプト電算処理システム record format (IR, RE, HO, SY, SI, IY, GO),
+//! Shift_JIS with CRLF, with points.
+//!
+//! Streaming: claims are spooled per month of care as people are written (in
+//! person order) and assembled into files at the end, a bounded number of
+//! facilities per pass, so memory does not grow with the number of people.
+
+use crate::date::Date;
+use crate::fhir_out::{claim_items, drug_points};
+use crate::sim::{Encounter, Person, Scheme};
+use crate::{codes, Error, Result, World};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// One claim (RE block) of one person at one facility for one month.
 #[derive(Debug, Clone)]
-pub struct ClaimBlock;
-/// Claims of one person.
-pub fn person_claims(_w: &World, _p: &Person) -> Vec<ClaimBlock> {
-    Vec::new()
+pub struct ClaimBlock {
+    /// Month index of care.
+    pub month: i32,
+    /// Facility index.
+    pub facility: usize,
+    /// 1 = 社保 (支払基金), 2 = 国保 (国保連).
+    pub payer: u8,
+    /// Total points.
+    pub points: u64,
+    /// Records, RE first, as field lists (the RE claim number is filled in at assembly).
+    pub records: Vec<Vec<String>>,
 }
-/// Spool.
-pub struct Spool;
-impl Spool {
-    /// New.
-    pub fn new(_out: &Path, _w: &World) -> Result<Spool> {
-        Ok(Spool)
+
+fn full_width_digits(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_digit() { char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap_or(c) } else { c }).collect()
+}
+
+fn line(id: &str, fields: &[(usize, String)], len: usize) -> Vec<String> {
+    let mut v = vec![String::new(); len];
+    v[0] = id.to_string();
+    for (i, s) in fields {
+        v[*i] = s.clone();
     }
-    /// Add.
-    pub fn add(&mut self, _b: &[ClaimBlock]) -> Result<()> {
+    v
+}
+
+/// Day flags: field 13 is day 1 … field 43 is day 31.
+fn with_days(mut v: Vec<String>, days: &BTreeMap<u32, u32>) -> Vec<String> {
+    for (d, n) in days {
+        if (1..=31).contains(d) {
+            v[12 + *d as usize] = n.to_string();
+        }
+    }
+    v
+}
+
+/// Claims of one person, grouped by (facility, month, in/outpatient).
+pub fn person_claims(w: &World, p: &Person) -> Vec<ClaimBlock> {
+    // Group encounters, splitting stays at month boundaries.
+    let mut groups: BTreeMap<(usize, i32, bool), Vec<(&Encounter, Date, Date)>> = BTreeMap::new();
+    for e in &p.encounters {
+        let mut s = e.start;
+        loop {
+            let mi = s.month_index();
+            let month_end = Date::from_month_index(mi + 1).plus(-1);
+            let end = e.end.min(month_end);
+            groups.entry((e.facility, mi, e.inpatient)).or_default().push((e, s, end));
+            if end >= e.end {
+                break;
+            }
+            s = end.plus(1);
+        }
+    }
+    let mut out = Vec::new();
+    for ((facility, month, inpatient), encs) in groups {
+        let first = encs[0].1;
+        let Some(cov) = p.coverages.iter().find(|c| c.start <= first && c.end.is_none_or(|x| x >= first)).or(p.coverages.first()) else {
+            continue;
+        };
+        let payer = if cov.scheme == Scheme::Employee { 1 } else { 2 };
+        let age = p.birth.age_on(first);
+        let fourth = match (cov.scheme, age, inpatient) {
+            (Scheme::Kouki, _, true) => '7',
+            (Scheme::Kouki, _, false) => '8',
+            (_, a, true) if a < 6 => '3',
+            (_, a, false) if a < 6 => '4',
+            (_, a, true) if a >= 70 => '7',
+            (_, a, false) if a >= 70 => '8',
+            (_, _, true) => '1',
+            (_, _, false) => '2',
+        };
+        let second = if cov.scheme == Scheme::Kouki { '3' } else { '1' };
+        let (y, m, _) = Date::from_month_index(month).to_ymd();
+        let ym = format!("{y:04}{m:02}");
+        let mut re = vec![String::new(); 38];
+        re[0] = "RE".into();
+        re[2] = format!("1{second}1{fourth}");
+        re[3] = ym.clone();
+        re[4] = format!("{}　{}", p.kanji.0, p.kanji.1);
+        re[5] = if p.male { "1".into() } else { "2".into() };
+        re[6] = p.birth.compact();
+        if inpatient {
+            re[8] = encs[0].0.start.compact();
+        }
+        re[13] = p.pid.clone();
+        re[21] = encs[0].0.dept.code.to_string();
+        re[36] = format!("{}　{}", p.kana.0, p.kana.1);
+        let mut records = vec![re];
+        let mut care_days: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut body: Vec<Vec<String>> = Vec::new();
+        let mut total: u64 = 0;
+        // Diagnoses.
+        let mut dx: Vec<usize> = Vec::new();
+        for (e, _, _) in &encs {
+            for d in &e.diagnoses {
+                if !dx.contains(d) {
+                    dx.push(*d);
+                }
+            }
+        }
+        let month_end = Date::from_month_index(month + 1).plus(-1);
+        let mut sy = Vec::new();
+        for (k, ci) in dx.iter().enumerate() {
+            let c = &p.conditions[*ci];
+            let outcome = match c.abatement {
+                Some(a) if a <= month_end => if p.death.is_some_and(|d| d <= month_end && d == a) { "3" } else { "2" },
+                _ if p.death.is_some_and(|d| d <= month_end) && encs.iter().any(|(e, _, _)| e.died) => "3",
+                _ => "1",
+            };
+            sy.push(line("SY", &[(1, "0000999".into()), (2, c.onset.compact()), (3, outcome.into()), (5, c.name.into()), (6, if k == 0 { "01".into() } else { String::new() })], 8));
+        }
+        for (e, s, end) in &encs {
+            let (_, _, d0) = s.to_ymd();
+            let (_, _, d1) = end.to_ymd();
+            for d in d0..=d1 {
+                *care_days.entry(d).or_default() += 1;
+            }
+            let part_of_stay = *s != e.start;
+            for (code, _name, pts, count, cat) in claim_items(e) {
+                let (count, days) = if code == codes::fee("admission_basic").receipt {
+                    let n = (end.0 - s.0 + 1) as u32;
+                    let days: BTreeMap<u32, u32> = (d0..=d1).map(|d| (d, 1)).collect();
+                    (n, days)
+                } else if part_of_stay {
+                    continue;
+                } else {
+                    let mut days = BTreeMap::new();
+                    days.insert(d0, count);
+                    (count, days)
+                };
+                total += pts as u64 * count as u64;
+                let v = line("SI", &[(1, cat.to_string()), (2, "1".into()), (3, code.into()), (5, pts.to_string()), (6, count.to_string())], 44);
+                body.push(with_days(v, &days));
+            }
+            if !part_of_stay {
+                for (k, med) in e.meds.iter().enumerate() {
+                    let d = codes::drug(med.drug);
+                    let (pts, days_supplied) = drug_points(med);
+                    total += pts as u64 * days_supplied as u64;
+                    let mut days = BTreeMap::new();
+                    days.insert(d0, days_supplied);
+                    let cat = if k == 0 { if e.inpatient { "21" } else { "21" } } else { "" };
+                    let v = line("IY", &[(1, cat.into()), (2, "1".into()), (3, d.receipt.into()), (4, format!("{}", d.per_day)), (5, pts.to_string()), (6, days_supplied.to_string())], 44);
+                    body.push(with_days(v, &days));
+                }
+            }
+        }
+        let days = care_days.len();
+        records.push(line(
+            "HO",
+            &[
+                (1, cov.insurer.clone()),
+                (2, full_width_digits(&cov.symbol)),
+                (3, full_width_digits(&cov.number)),
+                (4, days.to_string()),
+                (5, total.to_string()),
+            ],
+            15,
+        ));
+        records.extend(sy);
+        records.extend(body);
+        out.push(ClaimBlock { month, facility, payer, points: total, records });
+    }
+    out
+}
+
+/// Spools claim blocks per month and assembles the files at the end.
+pub struct Spool {
+    root: PathBuf,
+    dir: PathBuf,
+    months: BTreeMap<i32, BufWriter<File>>,
+}
+
+fn io<T>(path: &Path, r: std::io::Result<T>) -> Result<T> {
+    r.map_err(|source| Error::Io { path: path.to_path_buf(), source })
+}
+
+/// Facilities whose files are open at once during assembly.
+const FACILITIES_PER_PASS: usize = 400;
+
+impl Spool {
+    /// A spool under `<out>/uke/.spool`.
+    pub fn new(out: &Path, _w: &World) -> Result<Spool> {
+        let root = out.join("uke");
+        let dir = root.join(".spool");
+        io(&dir, std::fs::create_dir_all(&dir))?;
+        Ok(Spool { root, dir, months: BTreeMap::new() })
+    }
+
+    /// Appends a person's blocks.
+    pub fn add(&mut self, blocks: &[ClaimBlock]) -> Result<()> {
+        for b in blocks {
+            let path = self.dir.join(format!("{}.txt", b.month));
+            let w = match self.months.get_mut(&b.month) {
+                Some(w) => w,
+                None => {
+                    let f = io(&path, File::create(&path))?;
+                    self.months.entry(b.month).or_insert(BufWriter::new(f))
+                }
+            };
+            let mut s = format!("#{},{},{}\n", b.facility, b.payer, b.points);
+            for r in &b.records {
+                s.push_str(&r.join(","));
+                s.push('\n');
+            }
+            s.push('\n');
+            io(&path, w.write_all(s.as_bytes()))?;
+        }
         Ok(())
     }
-    /// Finish.
-    pub fn finish(self, _w: &World) -> Result<(u64, u64)> {
-        Ok((0, 0))
+
+    /// Writes the UKE files; returns (files, bytes).
+    pub fn finish(mut self, w: &World) -> Result<(u64, u64)> {
+        let months: Vec<i32> = self.months.keys().copied().collect();
+        for (m, wr) in std::mem::take(&mut self.months) {
+            let path = self.dir.join(format!("{m}.txt"));
+            io(&path, wr.into_inner().map_err(|e| e.into_error()).and_then(|mut f| f.flush()))?;
+        }
+        let mut files = 0u64;
+        let mut bytes = 0u64;
+        let n_fac = w.facilities.list.len();
+        for m in months {
+            let path = self.dir.join(format!("{m}.txt"));
+            let (y, mo, _) = Date::from_month_index(m).to_ymd();
+            let (by, bmo, _) = Date::from_month_index(m + 1).to_ymd();
+            let mut lo = 0;
+            while lo < n_fac {
+                let hi = (lo + FACILITIES_PER_PASS).min(n_fac);
+                // (facility, payer) -> (file, claims, points)
+                let mut open: BTreeMap<(usize, u8), (PathBuf, BufWriter<File>, u64, u64)> = BTreeMap::new();
+                let reader = BufReader::new(io(&path, File::open(&path))?);
+                let mut current: Option<(usize, u8)> = None;
+                let mut block: Vec<uke::Record> = Vec::new();
+                for line in reader.lines() {
+                    let line = io(&path, line)?;
+                    if let Some(h) = line.strip_prefix('#') {
+                        let parts: Vec<&str> = h.split(',').collect();
+                        let fac: usize = parts.first().and_then(|x| x.parse().ok()).ok_or_else(|| Error::Format("bad spool header".into()))?;
+                        let payer: u8 = parts.get(1).and_then(|x| x.parse().ok()).ok_or_else(|| Error::Format("bad spool header".into()))?;
+                        let points: u64 = parts.get(2).and_then(|x| x.parse().ok()).ok_or_else(|| Error::Format("bad spool header".into()))?;
+                        current = (fac >= lo && fac < hi).then_some((fac, payer));
+                        if let Some(key) = current {
+                            if !open.contains_key(&key) {
+                                let f = &w.facilities.list[fac];
+                                let dir = self.root.join(&f.code10).join(format!("{y:04}{mo:02}")).join(if payer == 1 { "shaho" } else { "kokuho" });
+                                io(&dir, std::fs::create_dir_all(&dir))?;
+                                let fp = dir.join("RECEIPTC.UKE");
+                                let mut fw = BufWriter::new(io(&fp, File::create(&fp))?);
+                                let table = if f.kind == crate::facility::FacilityKind::Dental { "3" } else { "1" };
+                                let ir = uke::Record::new([
+                                    "IR".to_string(),
+                                    payer.to_string(),
+                                    f.pref().to_string(),
+                                    table.to_string(),
+                                    f.code7().to_string(),
+                                    String::new(),
+                                    f.name.clone(),
+                                    format!("{by:04}{bmo:02}"),
+                                    "00".to_string(),
+                                    "0590000000".to_string(),
+                                ]);
+                                let b = encode(vec![ir])?;
+                                io(&fp, fw.write_all(&b))?;
+                                bytes += b.len() as u64;
+                                open.insert(key, (fp, fw, 0, 0));
+                            }
+                            if let Some(e) = open.get_mut(&key) {
+                                e.2 += 1;
+                                e.3 += points;
+                            }
+                        }
+                        block.clear();
+                    } else if line.is_empty() {
+                        if let Some(key) = current {
+                            if let Some((fp, fw, n, _)) = open.get_mut(&key) {
+                                if let Some(re) = block.first_mut() {
+                                    re.set(1, n.to_string());
+                                }
+                                let b = encode(std::mem::take(&mut block))?;
+                                io(fp, fw.write_all(&b))?;
+                                bytes += b.len() as u64;
+                            }
+                        }
+                        block.clear();
+                    } else if current.is_some() {
+                        block.push(uke::Record::new(line.split(',').map(str::to_string)));
+                    }
+                }
+                for (_, (fp, mut fw, n, points)) in open {
+                    let go = uke::Record::new(["GO".to_string(), n.to_string(), points.to_string(), "99".to_string()]);
+                    let b = encode(vec![go])?;
+                    io(&fp, fw.write_all(&b))?;
+                    io(&fp, fw.flush())?;
+                    bytes += b.len() as u64;
+                    files += 1;
+                }
+                lo = hi;
+            }
+            io(&path, std::fs::remove_file(&path))?;
+        }
+        io(&self.dir, std::fs::remove_dir_all(&self.dir))?;
+        Ok((files, bytes))
     }
+}
+
+fn encode(records: Vec<uke::Record>) -> Result<Vec<u8>> {
+    uke::UkeFile::from_records(records).to_bytes().map_err(|e| Error::Format(format!("UKE: {e}")))
 }
