@@ -368,7 +368,14 @@ impl Message {
         let mut issues = Vec::new();
         let mut segments = Vec::new();
         for (i, line) in std::iter::once(first).chain(lines).enumerate() {
-            segments.push(parse_segment(line, &d, i + 1, &mut issues));
+            let seg = parse_segment(line, &d, i + 1, &mut issues);
+            // A line of bare separators ("|||") has no id and no data; it
+            // would write back as an empty line, so it is dropped (reported).
+            if seg.name.trim().is_empty() && seg.fields.iter().all(|f| f.reps.is_empty()) {
+                issues.push(Issue::new(Severity::Warning, "segment without id or data ignored").at(i + 1, "", None));
+                continue;
+            }
+            segments.push(seg);
         }
         let charset = segments
             .first()

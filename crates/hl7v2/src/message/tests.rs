@@ -60,6 +60,17 @@ fn tolerates_lf_and_crlf() {
     assert_eq!(m.segment("PID").expect("pid").field(3).as_str(), "42");
 }
 
+/// Found by the `hl7v2_parse` fuzz target: a line of bare separators used to
+/// survive parsing and write back as an empty line, which the next parse dropped.
+#[test]
+fn bare_separator_line_is_dropped_and_writing_is_stable() {
+    let (m, issues) = Message::parse(b"MSH|^~\\&|A\r|||\rPID|1\r").expect("parses");
+    assert_eq!(m.all_segments().len(), 2);
+    assert!(issues.iter().any(|i| i.message.contains("ignored") && i.segment_index == Some(2)), "{issues:?}");
+    let text = m.to_hl7_string();
+    assert_eq!(Message::parse_str(&text).expect("parses").0.to_hl7_string(), text);
+}
+
 #[test]
 fn escapes_are_decoded_in_leaves() {
     let m = parse_ok(b"MSH|^~\\&|A\rNTE|1||a\\S\\b^c\\T\\d&e\\F\\\r");
