@@ -92,6 +92,8 @@ struct Branch {
 pub struct Catalog {
     params: Vec<ParamInfo>,
     by_type: HashMap<String, HashMap<String, usize>>,
+    /// Per type, its parameters in code order.
+    sorted: HashMap<String, Vec<usize>>,
 }
 
 /// The catalogue, built once (every expression compiled) on first use.
@@ -145,7 +147,15 @@ impl Catalog {
                 by_type.entry(t.to_string()).or_default().insert(def.code.clone(), idx);
             }
         }
-        Catalog { params, by_type }
+        let sorted = by_type
+            .iter()
+            .map(|(t, m)| {
+                let mut v: Vec<usize> = m.values().copied().collect();
+                v.sort_by(|a, b| params[*a].code.cmp(&params[*b].code));
+                (t.clone(), v)
+            })
+            .collect();
+        Catalog { params, by_type, sorted }
     }
 
     /// The parameter `code` of `resource_type`.
@@ -155,10 +165,7 @@ impl Catalog {
 
     /// All parameters of a type, sorted by code.
     pub fn for_type(&self, resource_type: &str) -> Vec<&ParamInfo> {
-        let mut v: Vec<&ParamInfo> =
-            self.by_type.get(resource_type).into_iter().flatten().map(|(_, &i)| &self.params[i]).collect();
-        v.sort_by(|a, b| a.code.cmp(&b.code));
-        v
+        self.sorted.get(resource_type).into_iter().flatten().map(|&i| &self.params[i]).collect()
     }
 
     /// Every parameter.
@@ -387,8 +394,14 @@ pub fn extract(resource_type: &str, resource: &Value) -> (Vec<Row>, Vec<String>)
 }
 
 fn dedup(rows: &mut Vec<Row>) {
-    let mut seen = std::collections::HashSet::new();
-    rows.retain(|r| seen.insert(format!("{r:?}")));
+    // Rows are few per resource; a quadratic scan beats hashing their text.
+    let mut out: Vec<Row> = Vec::with_capacity(rows.len());
+    for r in rows.drain(..) {
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    *rows = out;
 }
 
 fn s(v: &Value, k: &str) -> Option<String> {

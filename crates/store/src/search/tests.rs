@@ -490,3 +490,21 @@ fn pre_extracted_index_rows_are_used() {
     s.transact(&mut |tx| tx.put_indexed("Patient", "k2", p.clone(), None, false, Vec::new()).map(|_| ())).expect("put");
     assert_eq!(ids(&s, "Patient", "family=kato"), ["k"]);
 }
+
+#[test]
+fn index_is_rebuilt_when_missing_or_stale() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let s = SqliteStore::open(dir.path(), crate::SqliteOptions::default()).expect("open");
+        s.transact(&mut |tx| tx.put("Patient", "a", json!({"resourceType": "Patient", "name": [{"family": "Ito"}]}), None, false).map(|_| ()))
+            .expect("put");
+    }
+    // Simulate a database written by schema version 1 (no search index).
+    {
+        let c = rusqlite::Connection::open(dir.path().join("medtwin.db")).expect("raw");
+        c.execute_batch("DELETE FROM sp_string; DELETE FROM sp_token; DELETE FROM meta WHERE key = 'index'; UPDATE meta SET value = '1' WHERE key = 'schema';")
+            .expect("downgrade");
+    }
+    let s = SqliteStore::open(dir.path(), crate::SqliteOptions::default()).expect("reopen");
+    assert_eq!(ids(&s, "Patient", "family=ito"), ["a"]);
+}
