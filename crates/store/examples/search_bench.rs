@@ -119,7 +119,8 @@ fn main() {
     println!("Observation?code=X&_summary=count: {n} matches in {:.1} ms = {:.2} M resources counted/s", dt * 1e3, n as f64 / dt / 1e6);
 
     // 2. Latency at concurrency 8.
-    let workloads: Vec<(&str, Box<dyn Fn(u64) -> SearchQuery + Send + Sync>)> = vec![
+    type Workload = Box<dyn Fn(u64) -> SearchQuery + Send + Sync>;
+    let workloads: Vec<(&str, Workload)> = vec![
         ("Observation?subject=Patient/N&code=X&date=ge2020", Box::new(move |i| {
             let pid = format!("Patient/p{}", i % patients);
             q("Observation", &[("subject", &pid), ("code", "http://loinc.org|2345-7"), ("date", "ge2020")])

@@ -71,7 +71,7 @@ mod tests {
         assert_eq!(i.to_fhir(), "2024-01-01T18:04:05.678901Z");
         assert_eq!(Instant::parse(&i.to_fhir()), Some(i));
         assert_eq!(Instant::parse("2024-01-02").expect("date").to_fhir(), "2024-01-02T00:00:00.000000Z");
-        assert_eq!(Instant(784111777_000_000).to_http_date(), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(Instant(784_111_777_000_000).to_http_date(), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(Instant::parse("2024-13-01"), None);
     }
 }

@@ -607,10 +607,10 @@ fn rows_for(pid: i64, kind: SearchParamType, item: &Item<'_>, rows: &mut Vec<Row
         }
         SearchParamType::Reference => match (ty, value) {
             (_, Some(v @ Value::Object(_))) => {
-                if let Some(r) = s(v, "reference") {
-                    if let Some(row) = reference_row(pid, &r) {
-                        rows.push(row);
-                    }
+                if let Some(r) = s(v, "reference")
+                    && let Some(row) = reference_row(pid, &r)
+                {
+                    rows.push(row);
                 }
                 if let Some(i) = v.get("identifier")
                     && let Some(value) = s(i, "value")

@@ -26,7 +26,8 @@ pub(super) fn configure(conn: &Connection, options: &SqliteOptions, writer: bool
     conn.pragma_update(None, "synchronous", sync)?;
     conn.pragma_update(None, "cache_size", -(options.cache_mib as i64 * 1024))?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    conn.set_prepared_statement_cache_capacity(64);
+    // Multi-row index inserts use one statement per (table, row count).
+    conn.set_prepared_statement_cache_capacity(256);
     Ok(())
 }
 
