@@ -77,7 +77,21 @@ pub(crate) fn convert_uke(files: &[PathBuf], master: Option<&Path>, sink: &mut d
         Some(dir) => ingest::uke::load_masters(dir),
         None => (uke::master::Master::default(), ingest::Report::default()),
     };
-    report.merge(ingest::uke::convert_files(files, &master, sink));
+    // Files are independent: convert them on all cores, then emit the
+    // resources in the order of the files so the output is deterministic.
+    use rayon::prelude::*;
+    let converted: Vec<(Vec<serde_json::Value>, ingest::Report)> = files
+        .par_iter()
+        .map(|f| {
+            let mut out = Vec::new();
+            let rep = ingest::uke::convert_files(std::slice::from_ref(f), &master, &mut |r| out.push(r));
+            (out, rep)
+        })
+        .collect();
+    for (resources, rep) in converted {
+        resources.into_iter().for_each(&mut *sink);
+        report.merge(rep);
+    }
     Ok(report)
 }
 
