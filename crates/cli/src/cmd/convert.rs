@@ -77,20 +77,24 @@ pub(crate) fn convert_uke(files: &[PathBuf], master: Option<&Path>, sink: &mut d
         Some(dir) => ingest::uke::load_masters(dir),
         None => (uke::master::Master::default(), ingest::Report::default()),
     };
-    // Files are independent: convert them on all cores, then emit the
-    // resources in the order of the files so the output is deterministic.
+    // Files are independent: convert a few at a time on all cores, then emit
+    // their resources in file order, so the output is deterministic and only a
+    // handful of files are held in memory.
     use rayon::prelude::*;
-    let converted: Vec<(Vec<serde_json::Value>, ingest::Report)> = files
-        .par_iter()
-        .map(|f| {
-            let mut out = Vec::new();
-            let rep = ingest::uke::convert_files(std::slice::from_ref(f), &master, &mut |r| out.push(r));
-            (out, rep)
-        })
-        .collect();
-    for (resources, rep) in converted {
-        resources.into_iter().for_each(&mut *sink);
-        report.merge(rep);
+    let width = 2 * rayon::current_num_threads().max(1);
+    for group in files.chunks(width) {
+        let converted: Vec<(Vec<serde_json::Value>, ingest::Report)> = group
+            .par_iter()
+            .map(|f| {
+                let mut out = Vec::new();
+                let rep = ingest::uke::convert_files(std::slice::from_ref(f), &master, &mut |r| out.push(r));
+                (out, rep)
+            })
+            .collect();
+        for (resources, rep) in converted {
+            resources.into_iter().for_each(&mut *sink);
+            report.merge(rep);
+        }
     }
     Ok(report)
 }
