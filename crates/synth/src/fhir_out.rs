@@ -511,12 +511,12 @@ pub fn person_resources(w: &World, p: &Person, out: &mut dyn FnMut(usize, Value)
             }))
             .enumerate()
             .map(|(i, (code, name, pts, n))| {
+                // Kept compact (no per-item dates or displays): claims are the
+                // bulkiest resource type and the bill date is the Claim's.
                 json!({
                     "sequence": i + 1,
-                    "productOrService": { "coding": [coding(system::RECEIPT_PROCEDURE, &code, &name)], "text": name },
-                    "servicedDate": e.start.iso(),
+                    "productOrService": { "coding": [{ "system": system::RECEIPT_PROCEDURE, "code": code }], "text": name },
                     "quantity": { "value": n },
-                    "unitPrice": { "value": pts as f64 * YEN_PER_POINT, "currency": "JPY" },
                     "net": { "value": (pts * n) as f64 * YEN_PER_POINT, "currency": "JPY" }
                 })
             })

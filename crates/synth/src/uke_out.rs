@@ -56,7 +56,7 @@ fn with_days(mut v: Vec<String>, days: &BTreeMap<u32, u32>) -> Vec<String> {
 }
 
 /// Claims of one person, grouped by (facility, month, in/outpatient).
-pub fn person_claims(w: &World, p: &Person) -> Vec<ClaimBlock> {
+pub fn person_claims(_w: &World, p: &Person) -> Vec<ClaimBlock> {
     // Group encounters, splitting stays at month boundaries.
     let mut groups: BTreeMap<(usize, i32, bool), Vec<(&Encounter, Date, Date)>> = BTreeMap::new();
     for e in &p.encounters {
