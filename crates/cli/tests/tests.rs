@@ -497,9 +497,20 @@ mod synth_cmd {
         let o = run(&["import", "--data", data.to_str().expect("utf8"), a.join("fhir").to_str().expect("utf8")]);
         assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
         assert!(text(&o.stdout).contains("0 rejected"));
+        // One standardized storage per facility (ssmix2/<医療機関コード>/...).
         let ss = d.path().join("ss.ndjson");
-        let o = run(&["convert", "ssmix2", a.join("ssmix2").to_str().expect("utf8"), "--out", ss.to_str().expect("utf8")]);
-        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let mut roots = 0;
+        for e in std::fs::read_dir(a.join("ssmix2")).expect("ssmix2 dir") {
+            let root = e.expect("entry").path();
+            if !root.is_dir() {
+                continue;
+            }
+            roots += 1;
+            let code = root.file_name().and_then(|n| n.to_str()).expect("name").to_string();
+            let o = run(&["convert", "ssmix2", root.to_str().expect("utf8"), "--facility", &code, "--out", ss.to_str().expect("utf8")]);
+            assert_eq!(o.status.code(), Some(0), "{}: {}", root.display(), text(&o.stderr));
+        }
+        assert!(roots > 0);
         let ukes: Vec<String> = dir_digest(&a.join("uke")).into_iter().map(|(p, _, _)| a.join("uke").join(p).display().to_string()).collect();
         assert!(!ukes.is_empty());
         let mut args = vec!["convert", "uke"];
