@@ -37,6 +37,7 @@ fn main() {
     let mut total = 0u64;
     let batch = 200u64;
     let (mut extract_s, mut write_s, mut index_rows) = (0.0f64, 0.0f64, 0usize);
+    let no_index = std::env::var("MEDTWIN_BENCH_NO_INDEX").is_ok_and(|v| v == "1");
     let mut p = 0;
     while p < patients {
         let end = (p + batch).min(patients);
@@ -81,7 +82,10 @@ fn main() {
                 for d in &docs {
                     let t = d["resourceType"].as_str().expect("type");
                     let id = d["id"].as_str().expect("id");
-                    tx.put_indexed(t, id, d.clone(), None, false, rows.next().unwrap_or_default())?;
+                    let r = rows.next().unwrap_or_default();
+                    // MEDTWIN_BENCH_NO_INDEX=1 measures the same writes without index rows.
+                    let r = if no_index { Vec::new() } else { r };
+                    tx.put_indexed(t, id, d.clone(), None, false, r)?;
                 }
                 Ok(())
             })
