@@ -487,9 +487,9 @@ mod synth_cmd {
         let a = d.path().join("a");
         let b = d.path().join("b");
         for out in [&a, &b] {
-            let o = run(&["synth", "--patients", "150", "--seed", "7", "--years", "2020-2024", "--out", out.to_str().expect("utf8")]);
+            let o = run(&["synth", "--patients", "80", "--seed", "7", "--years", "2020-2024", "--out", out.to_str().expect("utf8")]);
             assert!(o.status.success(), "{}", text(&o.stderr));
-            assert!(text(&o.stdout).contains("150 people"), "{}", text(&o.stdout));
+            assert!(text(&o.stdout).contains("80 people"), "{}", text(&o.stdout));
         }
         assert_eq!(dir_digest(&a), dir_digest(&b), "same arguments, same bytes");
         assert!(a.join("truth.json").exists());
@@ -511,6 +511,9 @@ mod synth_cmd {
             assert_eq!(o.status.code(), Some(0), "{}: {}", root.display(), text(&o.stderr));
         }
         assert!(roots > 0);
+        // The folder of storages converts as a whole too.
+        let o = run(&["convert", "ssmix2", a.join("ssmix2").to_str().expect("utf8"), "--out", ss.to_str().expect("utf8")]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
         let ukes: Vec<String> = dir_digest(&a.join("uke")).into_iter().map(|(p, _, _)| a.join("uke").join(p).display().to_string()).collect();
         assert!(!ukes.is_empty());
         let mut args = vec!["convert", "uke"];
@@ -521,10 +524,10 @@ mod synth_cmd {
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
         // `demo --no-serve` generates and imports once, then reuses the data.
         let demo = d.path().join("demo");
-        let o = run(&["demo", "--patients", "60", "--data", demo.to_str().expect("utf8"), "--no-serve"]);
+        let o = run(&["demo", "--patients", "30", "--data", demo.to_str().expect("utf8"), "--no-serve"]);
         assert!(o.status.success(), "{}", text(&o.stderr));
         assert!(text(&o.stdout).contains("0 rejected"), "{}", text(&o.stdout));
-        let o = run(&["demo", "--patients", "60", "--data", demo.to_str().expect("utf8"), "--no-serve"]);
+        let o = run(&["demo", "--patients", "30", "--data", demo.to_str().expect("utf8"), "--no-serve"]);
         assert!(o.status.success());
         assert!(text(&o.stderr).contains("reusing the data"), "{}", text(&o.stderr));
         let o = run(&["synth", "--patients", "10", "--out", d.path().join("c").to_str().expect("utf8"), "--region", "osaka"]);

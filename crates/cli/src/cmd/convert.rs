@@ -56,7 +56,16 @@ pub(crate) fn convert_ssmix2(paths: &[PathBuf], facility: Option<String>, sink: 
     let mut report = ingest::Report::default();
     let (dirs, files): (Vec<&PathBuf>, Vec<&PathBuf>) = paths.iter().partition(|p| p.is_dir());
     for d in dirs {
-        report.merge(ingest::ssmix2::convert_tree(d, &opts, sink).with_context(|| format!("reading {}", d.display()))?);
+        // A folder of storages, one per facility named by its 10-digit
+        // 医療機関コード, is converted storage by storage with that code.
+        let facilities = facility_roots(d)?;
+        if facilities.is_empty() {
+            report.merge(ingest::ssmix2::convert_tree(d, &opts, sink).with_context(|| format!("reading {}", d.display()))?);
+        }
+        for (code, root) in facilities {
+            let o = ingest::Options { facility_code: opts.facility_code.clone().or(Some(code)) };
+            report.merge(ingest::ssmix2::convert_tree(&root, &o, sink).with_context(|| format!("reading {}", root.display()))?);
+        }
     }
     if !files.is_empty() {
         for f in &files {
@@ -66,6 +75,22 @@ pub(crate) fn convert_ssmix2(paths: &[PathBuf], facility: Option<String>, sink: 
         report.merge(ingest::ssmix2::convert_files(&files, &opts, sink));
     }
     Ok(report)
+}
+
+/// The facility storages under `dir`, if every entry of it is a folder named
+/// by a 10-digit 医療機関コード; empty otherwise (then `dir` is one storage).
+fn facility_roots(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let p = e?.path();
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        if !(p.is_dir() && name.len() == 10 && name.bytes().all(|b| b.is_ascii_digit())) {
+            return Ok(Vec::new());
+        }
+        out.push((name, p));
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Converts UKE files, streaming resources to `sink`.
