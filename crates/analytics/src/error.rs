@@ -134,6 +134,9 @@ pub enum Error {
         /// Why it is invalid.
         message: String,
     },
+    /// A SQL-on-FHIR view, its output or a SQL query failed.
+    #[error(transparent)]
+    View(#[from] crate::view::Error),
 }
 
 /// The crate-local result type.

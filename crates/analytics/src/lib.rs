@@ -16,11 +16,19 @@
 //! assert_eq!(fit.groups[0].n, 3);
 //! assert!((fit.groups[0].table[1].survival - 2.0 / 3.0).abs() < 1e-12);
 //! ```
+//!
+//! SQL-on-FHIR v2: [`view::ViewDefinition`] parses, validates and runs a
+//! ViewDefinition over resource JSON into Arrow record batches (written as
+//! CSV, NDJSON, JSON or Parquet by [`view::BatchWriter`]); `sql::SqlSession`
+//! (default feature `sql`) runs SQL over views and Parquet files with Apache DataFusion.
 #![warn(missing_docs)]
 
 mod error;
 pub mod stats;
 pub mod table;
+#[cfg(feature = "sql")]
+pub mod sql;
+pub mod view;
 
 pub use error::{Error, Result};
 pub use table::Table;

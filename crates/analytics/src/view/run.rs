@@ -1,0 +1,276 @@
+//! Running a view over many resources: a push-style [`ViewSink`] that takes
+//! resource JSON text (from a store scan callback or NDJSON lines), parses
+//! and evaluates it in parallel chunks on rayon, and hands out record
+//! batches in input order, so output is deterministic whatever the thread
+//! count. Also the `patient`/`_since`/`_limit` filters of `$viewdefinition-run`.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use arrow::record_batch::RecordBatch;
+use rayon::prelude::*;
+use serde_json::Value;
+
+use super::definition::ViewDefinition;
+use super::error::{Error, Result};
+use super::eval::{Row, RowEnvs};
+use super::path::reference_parts;
+
+/// Options for a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Stop after this many rows.
+    pub limit: Option<usize>,
+    /// Keep only resources in this patient's compartment (`Patient/<id>`
+    /// itself, or resources whose top-level references point to it).
+    pub patient: Option<String>,
+    /// Keep only resources with `meta.lastUpdated` at or after this instant.
+    pub since: Option<String>,
+    /// Resources per parallel chunk (input order is kept across chunks).
+    pub chunk_size: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions { limit: None, patient: None, since: None, chunk_size: 16 * 1024 }
+    }
+}
+
+/// Counters of a finished run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Resources read (of any type).
+    pub resources: u64,
+    /// Rows written.
+    pub rows: u64,
+}
+
+/// A push-style runner: feed resource JSON text with [`ViewSink::push`],
+/// receive record batches (in input order) through the callback, and call
+/// [`ViewSink::finish`] at the end.
+///
+/// ```
+/// let view = analytics::view::ViewDefinition::from_json_str(r#"{
+///   "resourceType": "ViewDefinition", "name": "pt", "resource": "Patient",
+///   "select": [{"column": [{"name": "id", "path": "getResourceKey()"}]}]}"#).unwrap();
+/// let mut batches = Vec::new();
+/// let mut sink = analytics::view::ViewSink::new(&view, Default::default(), |b| { batches.push(b); Ok(()) });
+/// sink.push(r#"{"resourceType":"Patient","id":"p1"}"#.to_string()).unwrap();
+/// let stats = sink.finish().unwrap();
+/// assert_eq!(stats.rows, 1);
+/// assert_eq!(batches[0].num_rows(), 1);
+/// ```
+pub struct ViewSink<'v, F: FnMut(RecordBatch) -> Result<()>> {
+    view: &'v ViewDefinition,
+    opts: RunOptions,
+    since: Option<fhirpath::DateTimeVal>,
+    buffer: Vec<(u64, String)>,
+    emit: F,
+    stats: RunStats,
+    done: bool,
+    source_name: String,
+}
+
+impl<'v, F: FnMut(RecordBatch) -> Result<()>> ViewSink<'v, F> {
+    /// A sink for `view` that passes each batch to `emit`.
+    pub fn new(view: &'v ViewDefinition, opts: RunOptions, emit: F) -> ViewSink<'v, F> {
+        let since = opts.since.as_deref().and_then(fhirpath::DateTimeVal::parse_datetime);
+        ViewSink { view, opts, since, buffer: Vec::new(), emit, stats: RunStats::default(), done: false, source_name: "input".into() }
+    }
+
+    /// Names the input in error messages (e.g. a file name).
+    pub fn set_source_name(&mut self, name: impl Into<String>) {
+        self.source_name = name.into();
+    }
+
+    /// Whether the row limit has been reached (further input is ignored).
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Adds one resource as JSON text.
+    pub fn push(&mut self, json: String) -> Result<()> {
+        if self.done {
+            return Ok(());
+        }
+        self.stats.resources += 1;
+        self.buffer.push((self.stats.resources, json));
+        if self.buffer.len() >= self.opts.chunk_size.max(1) {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Processes what is buffered and returns the counters.
+    pub fn finish(mut self) -> Result<RunStats> {
+        self.flush()?;
+        Ok(self.stats)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.buffer.is_empty() || self.done {
+            self.buffer.clear();
+            return Ok(());
+        }
+        let buffer = std::mem::take(&mut self.buffer);
+        let view = self.view;
+        let patient = self.opts.patient.as_deref();
+        let since = self.since.as_ref();
+        let source = self.source_name.as_str();
+        // Small fixed pieces: enough to balance two to many cores, large
+        // enough that per-piece overhead (environments, batch building) is noise.
+        let piece = (buffer.len() / (4 * rayon::current_num_threads())).clamp(64, 2048);
+        let pieces: Vec<Result<Vec<Row>>> = buffer
+            .par_chunks(piece)
+            .map(|chunk| {
+                let envs = RowEnvs::new();
+                let mut rows = Vec::new();
+                for (n, text) in chunk {
+                    let resource: Value = serde_json::from_str(text).map_err(|e| Error::InvalidResource {
+                        source_name: format!("{source}:{n}"),
+                        message: e.to_string(),
+                    })?;
+                    if !keep(&resource, patient, since) {
+                        continue;
+                    }
+                    view.rows_into(&resource, &envs, &mut rows)?;
+                }
+                Ok(rows)
+            })
+            .collect();
+        let mut rows: Vec<Row> = Vec::new();
+        for p in pieces {
+            rows.extend(p?);
+        }
+        if let Some(limit) = self.opts.limit {
+            let left = limit.saturating_sub(self.stats.rows as usize);
+            if rows.len() >= left {
+                rows.truncate(left);
+                self.done = true;
+            }
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.stats.rows += rows.len() as u64;
+        let batches: Vec<Result<RecordBatch>> = rows.par_chunks(8192).map(|r| view.to_batch(r)).collect();
+        for b in batches {
+            (self.emit)(b?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a resource passes the `patient` and `_since` filters.
+fn keep(resource: &Value, patient: Option<&str>, since: Option<&fhirpath::DateTimeVal>) -> bool {
+    if let Some(since) = since {
+        let updated = resource
+            .pointer("/meta/lastUpdated")
+            .and_then(Value::as_str)
+            .and_then(fhirpath::DateTimeVal::parse_datetime);
+        match updated {
+            Some(u) if u.compare(since, fhirpath::Kind::DateTime) != Some(std::cmp::Ordering::Less) => {}
+            _ => return false,
+        }
+    }
+    match patient {
+        None => true,
+        Some(pid) => in_patient_compartment(resource, pid),
+    }
+}
+
+/// `Patient/<pid>` itself, or a resource with a top-level reference to it
+/// (`subject`, `patient`, `beneficiary`, ...).
+pub fn in_patient_compartment(resource: &Value, pid: &str) -> bool {
+    let pid = pid.strip_prefix("Patient/").unwrap_or(pid);
+    if resource.get("resourceType").and_then(Value::as_str) == Some("Patient") {
+        return resource.get("id").and_then(Value::as_str) == Some(pid);
+    }
+    let is_ref = |v: &Value| {
+        v.get("reference").and_then(Value::as_str).and_then(reference_parts) == Some(("Patient", pid))
+    };
+    resource.as_object().is_some_and(|o| {
+        o.values().any(|v| match v {
+            Value::Object(_) => is_ref(v),
+            Value::Array(a) => a.iter().any(is_ref),
+            _ => false,
+        })
+    })
+}
+
+impl ViewDefinition {
+    /// Runs the view over in-memory resources (any types; others are skipped)
+    /// and returns one record batch.
+    pub fn run_values<'a>(&self, resources: impl IntoIterator<Item = &'a Value>) -> Result<RecordBatch> {
+        let envs = RowEnvs::new();
+        let mut rows = Vec::new();
+        for r in resources {
+            self.rows_into(r, &envs, &mut rows)?;
+        }
+        self.to_batch(&rows)
+    }
+
+    /// Runs the view over NDJSON text lines (blank lines are skipped).
+    pub fn run_lines<I>(&self, lines: I, opts: RunOptions, emit: impl FnMut(RecordBatch) -> Result<()>) -> Result<RunStats>
+    where
+        I: IntoIterator<Item = Result<String>>,
+    {
+        let mut sink = ViewSink::new(self, opts, emit);
+        for line in lines {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            sink.push(line)?;
+            if sink.is_done() {
+                break;
+            }
+        }
+        sink.finish()
+    }
+
+    /// Runs the view over NDJSON files, in the order given.
+    pub fn run_ndjson_files<P: AsRef<Path>>(
+        &self,
+        files: &[P],
+        opts: RunOptions,
+        emit: impl FnMut(RecordBatch) -> Result<()>,
+    ) -> Result<RunStats> {
+        let mut sink = ViewSink::new(self, opts, emit);
+        for f in files {
+            let path = f.as_ref();
+            let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            sink.set_source_name(path.display().to_string());
+            for line in std::io::BufReader::with_capacity(1 << 20, file).lines() {
+                let line = line.map_err(|e| Error::io(path, e))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                sink.push(line)?;
+            }
+            if sink.is_done() {
+                break;
+            }
+        }
+        sink.finish()
+    }
+}
+
+/// The NDJSON files in `dir` that hold resources of type `resource`:
+/// `<Type>.ndjson` or `<Type>.<anything>.ndjson` (as bulk export and
+/// `medtwin synth` write them), sorted by name.
+pub fn ndjson_files_for(dir: &Path, resource: &str) -> Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let stem = name.strip_suffix(".ndjson").or_else(|| name.strip_suffix(".jsonl"));
+        if let Some(stem) = stem {
+            if stem == resource || stem.split('.').next() == Some(resource) || stem.split('-').next() == Some(resource) {
+                out.push(entry.path());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

@@ -1,0 +1,220 @@
+//! Output formats for view (and SQL) results: CSV (header row; list columns
+//! as JSON text), NDJSON, a JSON array, and Parquet (zstd); a streaming
+//! [`BatchWriter`] and a Parquet reader for round trips.
+
+use std::io::Write;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, ListArray, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use super::error::{Error, Result};
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Ndjson,
+    /// One JSON array of objects.
+    Json,
+    /// Apache Parquet (zstd-compressed).
+    Parquet,
+}
+
+impl FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Format> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "csv" | "text/csv" => Format::Csv,
+            "ndjson" | "jsonl" | "application/x-ndjson" | "application/ndjson" => Format::Ndjson,
+            "json" | "application/json" | "application/fhir+json" => Format::Json,
+            "parquet" | "application/vnd.apache.parquet" => Format::Parquet,
+            other => return Err(Error::UnknownFormat(other.to_string())),
+        })
+    }
+}
+
+impl Format {
+    /// The MIME type to send over HTTP.
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv",
+            Format::Ndjson => "application/x-ndjson",
+            Format::Json => "application/json",
+            Format::Parquet => "application/vnd.apache.parquet",
+        }
+    }
+
+    /// The usual file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Ndjson => "ndjson",
+            Format::Json => "json",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
+enum Inner<W: Write + Send> {
+    Csv(arrow::csv::Writer<W>),
+    Ndjson(arrow::json::LineDelimitedWriter<W>),
+    Json(arrow::json::ArrayWriter<W>),
+    Parquet(ArrowWriter<W>),
+}
+
+/// A streaming writer of record batches in one [`Format`].
+pub struct BatchWriter<W: Write + Send> {
+    inner: Inner<W>,
+    wrote_any: bool,
+}
+
+impl<W: Write + Send> BatchWriter<W> {
+    /// Starts writing batches of `schema` to `out`.
+    pub fn new(format: Format, schema: SchemaRef, out: W) -> Result<BatchWriter<W>> {
+        let inner = match format {
+            Format::Csv => Inner::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(out)),
+            Format::Ndjson => Inner::Ndjson(
+                arrow::json::WriterBuilder::new().with_explicit_nulls(true).build::<_, arrow::json::writer::LineDelimited>(out),
+            ),
+            Format::Json => Inner::Json(
+                arrow::json::WriterBuilder::new().with_explicit_nulls(true).build::<_, arrow::json::writer::JsonArray>(out),
+            ),
+            Format::Parquet => {
+                let props = WriterProperties::builder()
+                    .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+                    .set_max_row_group_row_count(Some(1 << 20))
+                    .build();
+                Inner::Parquet(ArrowWriter::try_new(out, schema, Some(props))?)
+            }
+        };
+        Ok(BatchWriter { inner, wrote_any: false })
+    }
+
+    /// Writes one batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.wrote_any |= batch.num_rows() > 0;
+        match &mut self.inner {
+            Inner::Csv(w) => w.write(&lists_as_json(batch)?)?,
+            Inner::Ndjson(w) => w.write(batch)?,
+            Inner::Json(w) => w.write(batch)?,
+            Inner::Parquet(w) => w.write(batch)?,
+        }
+        Ok(())
+    }
+
+    /// Finishes the output (a JSON array's closing bracket, Parquet's footer)
+    /// and returns the underlying writer.
+    pub fn finish(self) -> Result<W> {
+        Ok(match self.inner {
+            Inner::Csv(w) => w.into_inner(),
+            Inner::Ndjson(mut w) => {
+                w.finish()?;
+                w.into_inner()
+            }
+            Inner::Json(mut w) => {
+                if !self.wrote_any {
+                    // arrow writes nothing for zero rows; an empty result is still an array.
+                    let mut out = w.into_inner();
+                    out.write_all(b"[]").map_err(|e| Error::io("output", e))?;
+                    return Ok(out);
+                }
+                w.finish()?;
+                w.into_inner()
+            }
+            Inner::Parquet(w) => w.into_inner()?,
+        })
+    }
+}
+
+/// Writes `batches` to `out` in `format` (an empty CSV still gets its header).
+pub fn write_batches<W: Write + Send>(format: Format, schema: SchemaRef, batches: &[RecordBatch], out: W) -> Result<W> {
+    let mut w = BatchWriter::new(format, schema.clone(), out)?;
+    if batches.is_empty() && format == Format::Csv {
+        w.write(&RecordBatch::new_empty(schema))?;
+    }
+    for b in batches {
+        w.write(b)?;
+    }
+    w.finish()
+}
+
+/// Writes `batches` to a file.
+pub fn write_file(path: &Path, format: Format, schema: SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut out = write_batches(format, schema, batches, std::io::BufWriter::new(file))?;
+    out.flush().map_err(|e| Error::io(path, e))
+}
+
+/// Reads a Parquet file back into record batches.
+pub fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
+    let mut out = Vec::new();
+    for b in reader {
+        out.push(b?);
+    }
+    Ok(out)
+}
+
+/// CSV has no lists: list columns become JSON array text.
+fn lists_as_json(batch: &RecordBatch) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    if !schema.fields().iter().any(|f| matches!(f.data_type(), DataType::List(_))) {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::new();
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    for (f, col) in schema.fields().iter().zip(batch.columns()) {
+        if let DataType::List(_) = f.data_type() {
+            let list = col.as_any().downcast_ref::<ListArray>().expect("invariant: List type is a ListArray");
+            let mut b = StringBuilder::new();
+            for i in 0..list.len() {
+                if list.is_null(i) {
+                    b.append_null();
+                    continue;
+                }
+                let arr = array_json(list.value(i).as_ref());
+                b.append_value(serde_json::Value::Array(arr).to_string());
+            }
+            fields.push(Field::new(f.name(), DataType::Utf8, true));
+            cols.push(Arc::new(b.finish()));
+        } else {
+            fields.push(f.as_ref().clone());
+            cols.push(col.clone());
+        }
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
+}
+
+/// The values of a (scalar) Arrow array as JSON.
+fn array_json(a: &dyn Array) -> Vec<serde_json::Value> {
+    use arrow::array::{BooleanArray, Float64Array, Int64Array, StringArray};
+    use serde_json::Value;
+    let any = a.as_any();
+    (0..a.len())
+        .map(|i| {
+            if a.is_null(i) {
+                Value::Null
+            } else if let Some(x) = any.downcast_ref::<StringArray>() {
+                Value::from(x.value(i))
+            } else if let Some(x) = any.downcast_ref::<Int64Array>() {
+                Value::from(x.value(i))
+            } else if let Some(x) = any.downcast_ref::<Float64Array>() {
+                Value::from(x.value(i))
+            } else if let Some(x) = any.downcast_ref::<BooleanArray>() {
+                Value::from(x.value(i))
+            } else {
+                Value::Null
+            }
+        })
+        .collect()
+}
