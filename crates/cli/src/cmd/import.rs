@@ -45,11 +45,13 @@ enum Kind {
     Uke,
 }
 
-/// One resource ready to store, and where it came from.
+/// One resource ready to store, its search-index rows (extracted on the
+/// parse threads, outside the writer lock), and where it came from.
 struct Item {
     rtype: String,
     id: Option<String>,
     resource: Value,
+    index: Vec<store::index::Row>,
     origin: (usize, u64),
 }
 
@@ -134,7 +136,9 @@ fn to_item(v: Value, origin: (usize, u64)) -> Result<Item, String> {
     }
     let rtype = v["resourceType"].as_str().unwrap_or_default().to_string();
     let id = v.get("id").and_then(Value::as_str).map(str::to_string);
-    Ok(Item { rtype, id, resource: v, origin })
+    // Resources without an id are indexed by the store when it assigns one.
+    let index = if id.is_some() { store::index::extract(&rtype, &v).0 } else { Vec::new() };
+    Ok(Item { rtype, id, resource: v, index, origin })
 }
 
 fn parse_line(line: &str, origin: (usize, u64)) -> Result<Item, String> {
@@ -193,7 +197,9 @@ fn writer(store: &store::SqliteStore, rx: mpsc::Receiver<Vec<Item>>, pb: &indica
             let items = pending.take().ok_or_else(|| store::Error::Aborted("import chunk already written".into()))?;
             for item in items {
                 let r = match &item.id {
-                    Some(id) => tx.put(&item.rtype, id, item.resource, None, true).map(|o| if o.unchanged { 2 } else if o.created { 0 } else { 1 }),
+                    Some(id) => tx
+                        .put_indexed(&item.rtype, id, item.resource, None, true, item.index)
+                        .map(|o| if o.unchanged { 2 } else if o.created { 0 } else { 1 }),
                     None => tx.create(&item.rtype, item.resource).map(|_| 0),
                 };
                 match r {
