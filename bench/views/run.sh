@@ -26,7 +26,7 @@ if [ ! -s "$data/Observation.ndjson" ]; then
 fi
 # Same dependency versions as the workspace.
 cp "$root/Cargo.lock" "$here/runner/Cargo.lock"
-cargo build --release --manifest-path "$here/runner/Cargo.toml" 2>&1 | grep -v "^\s*Compiling" || true
+cargo build --release --features sql --manifest-path "$here/runner/Cargo.toml" 2>&1 | grep -v "^\s*Compiling" || true
 bin="$CARGO_TARGET_DIR/release/medtwin-bench-views"
 cores="$(nproc)"
 echo "== medtwin view runner (NDJSON → Arrow), $(wc -l < "$data/Observation.ndjson") Observations, $(wc -l < "$data/Patient.ndjson") Patients"

@@ -5,7 +5,9 @@
 //! and prints resources/s; `sql PARQUET_DIR ROWS` writes a ROWS-row Parquet
 //! table and times a `count(*) ... GROUP BY` over it.
 
+#[cfg(feature = "sql")]
 use std::path::Path;
+#[cfg(feature = "sql")]
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,6 +17,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let r = match args.get(1).map(String::as_str) {
         Some("view") if args.len() >= 4 => view(&args[2], &args[3], args.get(4).and_then(|t| t.parse().ok())),
+        #[cfg(feature = "sql")]
         Some("sql") if args.len() >= 4 => sql(Path::new(&args[2]), args[3].parse().unwrap_or(10_000_000)),
         _ => Err("usage: medtwin-bench-views view VIEW.json FILE.ndjson [THREADS] | sql DIR ROWS".into()),
     };
@@ -58,6 +61,7 @@ fn rayon_threads(n: usize) -> Result<(), String> {
     Ok(())
 }
 
+#[cfg(feature = "sql")]
 fn sql(dir: &Path, rows: usize) -> Result<(), String> {
     use arrow::array::{Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
