@@ -34,6 +34,9 @@ enum Command {
     Convert(cmd::convert::Command),
     /// Generate a synthetic Japanese population (FHIR, SS-MIX2, UKE) with known ground truth.
     Synth(cmd::synth::Args),
+    /// Run SQL-on-FHIR v2 ViewDefinitions over the store or NDJSON files.
+    #[command(subcommand)]
+    View(cmd::view::Command),
     /// Evaluate a FHIRPath expression against a resource and print the result as JSON.
     Fhirpath(cmd::fhirpath::Args),
 }
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Analyze(c) => cmd::analyze::run(c),
         Command::Convert(c) => cmd::convert::run(c),
         Command::Synth(a) => cmd::synth::run(a),
+        Command::View(c) => cmd::view::run(c),
     };
     match result {
         Ok(code) => code,

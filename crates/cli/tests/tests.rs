@@ -32,7 +32,7 @@ mod help {
 
     #[test]
     fn every_command_has_help() {
-        for cmd in [vec!["--help"], vec!["serve", "--help"], vec!["import", "--help"], vec!["export", "--help"], vec!["fhirpath", "--help"], vec!["demo", "--help"], vec!["synth", "--help"], vec!["convert", "ssmix2", "--help"], vec!["analyze", "km", "--help"]] {
+        for cmd in [vec!["--help"], vec!["serve", "--help"], vec!["import", "--help"], vec!["export", "--help"], vec!["fhirpath", "--help"], vec!["demo", "--help"], vec!["synth", "--help"], vec!["convert", "ssmix2", "--help"], vec!["analyze", "km", "--help"], vec!["view", "run", "--help"]] {
             let o = run(&cmd);
             assert!(o.status.success(), "{cmd:?}");
             assert!(text(&o.stdout).contains("Usage: medtwin"), "{cmd:?}: {}", text(&o.stdout));
@@ -497,6 +497,27 @@ mod synth_cmd {
         let o = run(&["import", "--data", data.to_str().expect("utf8"), a.join("fhir").to_str().expect("utf8")]);
         assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
         assert!(text(&o.stdout).contains("0 rejected"));
+        // The shipped JP Core views run over the store: one patient row per person.
+        let views = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../views");
+        let o = run(&["view", "run", views.join("patients.json").to_str().expect("utf8"), "--data", data.to_str().expect("utf8"), "--format", "csv"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert_eq!(text(&o.stdout).lines().count(), 81, "a header and 80 patients");
+        let pq = d.path().join("parquet");
+        let o = run(&["view", "materialize", views.to_str().expect("utf8"), "--data", data.to_str().expect("utf8"), "--out", pq.to_str().expect("utf8")]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        for name in ["patients", "encounters", "lab_results", "claims"] {
+            let f = pq.join(format!("{name}.parquet"));
+            let bytes = std::fs::read(&f).unwrap_or_default();
+            assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"), "{} is not a Parquet file", f.display());
+        }
+        let o = run(&["view", "run", views.join("patients.json").to_str().expect("utf8"), "--input", a.join("fhir/Patient.ndjson").to_str().expect("utf8"), "--format", "ndjson", "--limit", "5"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert_eq!(text(&o.stdout).lines().count(), 5);
+        let bad = d.path().join("bad.json");
+        write(&bad, r#"{"resourceType":"ViewDefinition","resource":"Patient","select":[{"column":[{"name":"1 bad","path":"id"}]}]}"#);
+        let o = run(&["view", "run", bad.to_str().expect("utf8"), "--data", data.to_str().expect("utf8")]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains("column"), "{}", text(&o.stderr));
         // One standardized storage per facility (ssmix2/<医療機関コード>/...).
         let ss = d.path().join("ss.ndjson");
         let mut roots = 0;

@@ -8,6 +8,7 @@ pub(crate) mod fhirpath;
 pub(crate) mod import;
 pub(crate) mod serve;
 pub(crate) mod synth;
+pub(crate) mod view;
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
