@@ -269,7 +269,12 @@ fn fmt_lab(key: &str, v: f64) -> String {
 
 /// Writes a report. `death_day` is the hospital day of death, if any.
 pub fn write(d: &Disease, age: i32, male: bool, labs: &[LabValue], los: i32, death_day: Option<i32>) -> Report {
-    let sex = if male { "男性" } else { "女性" };
+    let sex = match (male, age < 16) {
+        (true, true) => "男児",
+        (false, true) => "女児",
+        (true, false) => "男性",
+        (false, false) => "女性",
+    };
     let symptoms = d.symptoms.join("、");
     let negs: Vec<String> = d.negatives.iter().map(|n| format!("{n}なし")).collect();
     let history = format!(

@@ -663,6 +663,8 @@ impl<'a> Ctx<'a> {
         if !died {
             let meds: Vec<MedOrder> = match c {
                 Cond::Stroke => vec![MedOrder { drug: "clopidogrel75", days: 30 }],
+                // Quinolones are avoided in children.
+                Cond::Pneumonia if self.age(day) < 15 => vec![MedOrder { drug: "amoxicillin250", days: 5 }],
                 Cond::Pneumonia => vec![MedOrder { drug: "levofloxacin500", days: 5 }],
                 Cond::GastricCancer => vec![MedOrder { drug: "lansoprazole15", days: 30 }],
                 _ => vec![],
