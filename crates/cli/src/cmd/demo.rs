@@ -45,6 +45,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
             region: a.region.clone(),
             years: "2013-2024".into(),
             formats: "fhir,ssmix2,uke".into(),
+            params: None,
         })?;
         if code != ExitCode::SUCCESS {
             return Ok(code);

@@ -24,6 +24,9 @@ pub(crate) struct Args {
     /// Outputs to write: any of fhir, ssmix2, uke (comma-separated).
     #[arg(long, default_value = "fhir,ssmix2,uke")]
     pub(crate) formats: String,
+    /// Model parameters (JSON; any subset overrides the defaults, e.g. the studies' hazard ratios).
+    #[arg(long)]
+    pub(crate) params: Option<PathBuf>,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -34,6 +37,13 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
         region: a.region.parse().context("--region")?,
         years: synth::parse_years(&a.years).context("--years")?,
         formats: a.formats.parse().context("--formats")?,
+        params: match &a.params {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+                serde_json::from_str(&text).with_context(|| format!("--params {}: not valid parameters", p.display()))?
+            }
+            None => synth::Params::default(),
+        },
         ..synth::Config::default()
     };
     let pb = crate::progress::count(a.patients, "simulating people");
