@@ -31,7 +31,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let data = DataArgs { data: a.data.clone(), sync: "normal".into() };
+    let data = DataArgs { data: a.data.clone(), sync: "normal".into(), cache_mib: 64 };
     let has_data = a.data.join("medtwin.db").exists() && !data.open()?.counts()?.is_empty();
     if has_data {
         eprintln!("medtwin demo: reusing the data in {} (delete the folder to regenerate)", a.data.display());
