@@ -50,9 +50,9 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
             n += 1;
             Ok(())
         })
-        .or_else(|e| match io_err.take() {
-            Some(io) => Err(anyhow::Error::new(io).context(format!("writing {}", path.display()))),
-            None => Err(e.into()),
+        .map_err(|e| match io_err.take() {
+            Some(io) => anyhow::Error::new(io).context(format!("writing {}", path.display())),
+            None => e.into(),
         })?;
         w.flush().with_context(|| format!("writing {}", path.display()))?;
         if n == 0 {

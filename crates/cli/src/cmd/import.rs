@@ -62,9 +62,12 @@ struct TypeStats {
     unchanged: u64,
 }
 
+/// A rejected record: (file index, line) and the reason.
+type Reject = ((usize, u64), String);
+
 struct WriterReport {
     stats: BTreeMap<String, TypeStats>,
-    rejected: Vec<((usize, u64), String)>,
+    rejected: Vec<Reject>,
 }
 
 fn is_uke(p: &Path) -> bool {
@@ -147,7 +150,7 @@ fn parse_line(line: &str, origin: (usize, u64)) -> Result<Item, String> {
 }
 
 /// The resources of a Bundle file (urn:uuid references rewritten), or the single resource.
-fn parse_document(text: &str, file: usize) -> Vec<Result<Item, ((usize, u64), String)>> {
+fn parse_document(text: &str, file: usize) -> Vec<Result<Item, Reject>> {
     let v: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => return vec![Err(((file, e.line() as u64), format!("malformed JSON at column {}: {e}", e.column())))],
@@ -235,7 +238,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     // One chunk waits while one is written and one is parsed: memory stays flat.
     let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(1);
-    let mut parse_rejects: Vec<((usize, u64), String)> = Vec::new();
+    let mut parse_rejects: Vec<Reject> = Vec::new();
     let report = std::thread::scope(|scope| -> anyhow::Result<WriterReport> {
         let w = scope.spawn(|| writer(&store, rx, &pb));
         let read_result = (|| -> anyhow::Result<()> {
@@ -259,7 +262,6 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
                         Kind::Uke => super::convert::convert_uke(std::slice::from_ref(path), None, &mut sink)?,
                         _ => super::convert::convert_ssmix2(std::slice::from_ref(path), a.facility.clone(), &mut sink)?,
                     };
-                    drop(sink);
                     if !chunk.is_empty() && !stopped && tx.send(std::mem::take(&mut chunk)).is_err() {
                         return Ok(());
                     }
@@ -319,7 +321,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
                             other => lines.push((line_no, other)),
                         }
                     }
-                    let parsed: Vec<Result<Item, ((usize, u64), String)>> = lines
+                    let parsed: Vec<Result<Item, Reject>> = lines
                         .into_par_iter()
                         .map(|(ln, text)| {
                             let origin = (fi, ln);
@@ -363,7 +365,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
         rejected.len()
     );
     crate::progress::stdout(&summary)?;
-    let describe = |((fi, line), why): &((usize, u64), String)| match files[*fi].1 {
+    let describe = |((fi, line), why): &Reject| match files[*fi].1 {
         Kind::Fhir => format!("{}:{line}: {why}", files[*fi].0.display()),
         _ => format!("{}: {why}", files[*fi].0.display()),
     };
