@@ -25,7 +25,10 @@ fn main() -> Result<()> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("invariant: xtask lives in the workspace").to_path_buf()
+    // `cargo run` sets CARGO_MANIFEST_DIR for the process; prefer it to the
+    // compile-time value, which goes stale when a build is reused from another checkout.
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    dir.parent().expect("invariant: xtask lives in the workspace").to_path_buf()
 }
 
 fn read_json(path: &Path) -> Result<Value> {
