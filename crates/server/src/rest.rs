@@ -102,6 +102,24 @@ fn conditions(rtype: &str, pairs: &[(String, String)]) -> Result<Vec<Condition>,
     Ok(store::parse_conditions(rtype, &params)?)
 }
 
+/// The checks every conditional update and delete starts with: JSON accepted,
+/// a known type, and search criteria the store can evaluate (405 without any).
+fn conditional_criteria(rtype: &str, headers: &HeaderMap, uri: &Uri, verb: &str, what: &str) -> Result<Vec<Condition>, ApiError> {
+    let pairs = query_pairs(uri.query());
+    check_accept(headers, &pairs)?;
+    check_type(rtype)?;
+    let cond = conditions(rtype, &pairs)?;
+    if cond.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "http.method_not_allowed",
+            IssueCode::NotSupported,
+            format!("{verb} {rtype} needs search criteria ({what}) or an id ({verb} {rtype}/[id])"),
+        ));
+    }
+    Ok(cond)
+}
+
 pub(crate) async fn create(
     State(state): State<AppState>,
     Path(rtype): Path<String>,
@@ -223,18 +241,7 @@ pub(crate) async fn conditional_update(
     uri: Uri,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let pairs = query_pairs(uri.query());
-    check_accept(&headers, &pairs)?;
-    check_type(&rtype)?;
-    let cond = conditions(&rtype, &pairs)?;
-    if cond.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "http.method_not_allowed",
-            IssueCode::NotSupported,
-            format!("PUT {rtype} needs search criteria (conditional update) or an id (PUT {rtype}/[id])"),
-        ));
-    }
+    let cond = conditional_criteria(&rtype, &headers, &uri, "PUT", "conditional update")?;
     let pref = prefer(&headers);
     let expected = if_match(&headers)?;
     let resource = read_resource(&state, &headers, body).await?;
@@ -341,18 +348,7 @@ pub(crate) async fn conditional_delete(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let pairs = query_pairs(uri.query());
-    check_accept(&headers, &pairs)?;
-    check_type(&rtype)?;
-    let cond = conditions(&rtype, &pairs)?;
-    if cond.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "http.method_not_allowed",
-            IssueCode::NotSupported,
-            format!("DELETE {rtype} needs search criteria (conditional delete) or an id"),
-        ));
-    }
+    let cond = conditional_criteria(&rtype, &headers, &uri, "DELETE", "conditional delete")?;
     let pref = prefer(&headers);
     let t = rtype.clone();
     let stored = state
