@@ -15,8 +15,8 @@ if ! python3 -c 'import lifelines, statsmodels, sklearn, pandas, numpy' 2>/dev/n
   python3 -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 fi
 
-# Debian packages for tests (none needed beyond the toolchain yet; browser tests
-# will add chromium here).
+# Debian packages for tests (scripts/apt-test.txt): headless Chromium, its
+# WebDriver and Japanese fonts for the dashboard's browser tests.
 if [ -s scripts/apt-test.txt ] && command -v apt-get >/dev/null; then
   missing=$(while read -r p; do [ -n "$p" ] && ! dpkg -s "$p" >/dev/null 2>&1 && echo "$p"; done < scripts/apt-test.txt || true)
   if [ -n "$missing" ]; then

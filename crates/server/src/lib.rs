@@ -1,5 +1,5 @@
-//! The medtwin HTTP server: the FHIR R4 REST API at `/fhir` (and, with later
-//! issues, the web dashboard at `/`).
+//! The medtwin HTTP server: the FHIR R4 REST API at `/fhir` and the web
+//! dashboard at `/` (`web`, server-rendered HTML in Japanese and English).
 //!
 //! [`app`] builds the axum router over an [`AppState`]; [`serve`] runs it on a
 //! socket with graceful shutdown. This crate is the only one that knows HTTP:
@@ -24,6 +24,7 @@ mod history;
 mod middleware;
 mod rest;
 mod search;
+mod web;
 
 pub use error::{ApiError, outcome};
 
@@ -47,11 +48,14 @@ pub struct Config {
     pub max_count: usize,
     /// The public base URL (`http://host:port/fhir`); derived from the Host header when None.
     pub base_url: Option<String>,
+    /// The folder of materialized SQL-on-FHIR views (`*.parquet`) the
+    /// dashboard's SQL console queries; None disables the console.
+    pub views_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { max_body_bytes: 64 * 1024 * 1024, default_count: 20, max_count: 1000, base_url: None }
+        Config { max_body_bytes: 64 * 1024 * 1024, default_count: 20, max_count: 1000, base_url: None, views_dir: None }
     }
 }
 
@@ -80,7 +84,7 @@ impl AppState {
     }
 }
 
-/// The router: FHIR API under `/fhir`.
+/// The router: FHIR API under `/fhir`, the web dashboard everywhere else.
 pub fn app(state: AppState) -> Router {
     let fhir = Router::new()
         .route("/", axum::routing::post(bundle::post_bundle).get(search::system_search))
@@ -101,8 +105,8 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(rest::method_not_allowed);
     Router::new()
         .nest("/fhir", fhir)
-        .route("/", get(|| async { axum::response::Redirect::temporary("/fhir/metadata") }))
-        .fallback(rest::not_found)
+        .merge(web::routes())
+        .fallback(web::not_found)
         .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state)
 }
