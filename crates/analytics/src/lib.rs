@@ -25,6 +25,7 @@
 
 mod error;
 pub mod stats;
+pub mod study;
 pub mod table;
 #[cfg(feature = "sql")]
 pub mod sql;
