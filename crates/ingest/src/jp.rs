@@ -75,7 +75,9 @@ pub fn system_for_tag(tag: &str) -> String {
         "JC10" => JLAC10.into(),
         "HOT" | "HOT9" => HOT9.into(),
         "HOT13" => HOT13.into(),
-        "YJ" => YJ.into(),
+        // YJ has no HL7 table name; it travels as `YJ` or as the local tag
+        // `99YJ` (how medtwin synth writes it). Both are the YJ code system.
+        "YJ" | "99YJ" => YJ.into(),
         "I10" | "ICD10" => ICD10.into(),
         "MDCDX2" => MEDIS_DISEASE_KEY.into(),
         "MR9P" => MERIT9_UNIT.into(),

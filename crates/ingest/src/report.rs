@@ -88,11 +88,20 @@ impl Report {
     }
 
     pub(crate) fn count_resource(&mut self, resource_type: &str) {
-        *self.resources.entry(resource_type.to_string()).or_default() += 1;
+        // Look up before inserting: the key is allocated once per type, not per resource.
+        match self.resources.get_mut(resource_type) {
+            Some(n) => *n += 1,
+            None => {
+                self.resources.insert(resource_type.to_string(), 1);
+            }
+        }
     }
 
     pub(crate) fn count_segment(&mut self, name: &str, mapped: bool) {
-        let c = self.segments.entry(name.to_string()).or_default();
+        if !self.segments.contains_key(name) {
+            self.segments.insert(name.to_string(), SegmentCount::default());
+        }
+        let Some(c) = self.segments.get_mut(name) else { return };
         c.seen += 1;
         if mapped {
             c.mapped += 1;

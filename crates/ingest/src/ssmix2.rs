@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use hl7v2::ssmix2::{ConditionFlag, FileName};
 use hl7v2::{Message, error::Severity};
+use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -81,94 +82,167 @@ pub fn convert_files(paths: &[PathBuf], opts: &Options, sink: &mut dyn FnMut(Val
     report
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, report: &mut Report) -> Result<()> {
+/// Lists the files under `dir` in path order. Sub-folders (one per patient
+/// in a storage) are listed in parallel; the order does not depend on it.
+fn walk(dir: &Path) -> Result<(Vec<PathBuf>, Vec<Entry>)> {
     let rd = std::fs::read_dir(dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
-    let mut entries: Vec<PathBuf> = Vec::new();
+    let mut entries: Vec<(PathBuf, bool)> = Vec::new();
+    let mut problems = Vec::new();
     for e in rd {
         match e {
-            Ok(e) => entries.push(e.path()),
-            Err(err) => report.push(file_entry(Level::Rejected, &dir.display().to_string(), format!("unreadable directory entry: {err}"))),
+            Ok(e) => {
+                let p = e.path();
+                // The entry's own type needs no extra system call; a symbolic
+                // link is followed as before.
+                let is_dir = match e.file_type() {
+                    Ok(t) if t.is_symlink() => p.is_dir(),
+                    Ok(t) => t.is_dir(),
+                    Err(_) => p.is_dir(),
+                };
+                entries.push((p, is_dir));
+            }
+            Err(err) => problems.push(file_entry(Level::Rejected, &dir.display().to_string(), format!("unreadable directory entry: {err}"))),
         }
     }
     entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            if let Err(Error::Io { path, source }) = walk(&p, out, report) {
-                report.push(file_entry(Level::Rejected, &path, format!("unreadable directory: {source}")));
+    let parts: Vec<(Vec<PathBuf>, Vec<Entry>)> = entries
+        .into_par_iter()
+        .map(|(p, is_dir)| {
+            if !is_dir {
+                return (vec![p], Vec::new());
             }
-        } else {
-            out.push(p);
-        }
+            match walk(&p) {
+                Ok(x) => x,
+                Err(Error::Io { path, source }) => (Vec::new(), vec![file_entry(Level::Rejected, &path, format!("unreadable directory: {source}"))]),
+            }
+        })
+        .collect();
+    let mut files = Vec::new();
+    for (f, e) in parts {
+        files.extend(f);
+        problems.extend(e);
     }
-    Ok(())
+    Ok((files, problems))
+}
+
+/// One version of a record: its parsed name, path and path relative to the root.
+type Version = (FileName, PathBuf, String);
+
+/// The versions of one record, oldest first.
+struct Record {
+    key_text: String,
+    versions: Vec<Version>,
+}
+
+/// Converts the current version of one record (or reports its withdrawal).
+fn convert_record(rec: &Record, opts: &Options, report: &mut Report, sink: &mut dyn FnMut(Value)) {
+    let (latest, older) = rec.versions.split_last().expect("invariant: a record group has at least one file");
+    report.superseded += older.len();
+    let key_text = &rec.key_text;
+    if latest.0.flag == ConditionFlag::Invalid {
+        report.withdrawn.push(key_text.clone());
+        report.push(file_entry(
+            Level::Warning,
+            &latest.2,
+            format!("record {key_text} withdrawn by condition flag 0; {} earlier version(s) not converted", older.len()),
+        ));
+        // Tell the caller which resource ids the withdrawn record had,
+        // so a store that loaded an earlier version can delete them.
+        if let Some(prev) = older.iter().rev().find(|v| v.0.flag != ConditionFlag::Invalid)
+            && let Ok(bytes) = std::fs::read(&prev.1)
+        {
+            let mut scratch = Report::default();
+            let mut ids = Vec::new();
+            convert_bytes(&bytes, Some(&prev.2), Some(&prev.0), opts, &mut scratch, &mut |r: Value| {
+                ids.push(format!("{}/{}", r["resourceType"].as_str().unwrap_or("?"), r["id"].as_str().unwrap_or("?")));
+            });
+            report.withdrawn.extend(ids.into_iter().map(|id| format!("{key_text} {id}")));
+        }
+        return;
+    }
+    match std::fs::read(&latest.1) {
+        Ok(bytes) => convert_bytes(&bytes, Some(&latest.2), Some(&latest.0), opts, report, sink),
+        Err(e) => report.push(file_entry(Level::Rejected, &latest.2, format!("unreadable file: {e}"))),
+    }
 }
 
 /// Walks a standardized storage under `root` and converts the current
 /// version of every record. Resources stream to `sink` in storage order
 /// (patient by patient). Fails only when `root` itself cannot be read.
+///
+/// The work runs on the current rayon thread pool; the output (resources and
+/// report) is the same whatever the number of threads.
 pub fn convert_tree(root: &Path, opts: &Options, sink: &mut dyn FnMut(Value)) -> Result<Report> {
+    convert_tree_with(root, opts, &|v| v, &mut |v| sink(v))
+}
+
+/// [`convert_tree`] with a `prepare` step that runs on the worker threads
+/// (for example serializing each resource to NDJSON), so that only `sink`
+/// runs on the calling thread, in storage order.
+pub fn convert_tree_with<T: Send>(root: &Path, opts: &Options, prepare: &(dyn Fn(Value) -> T + Sync), sink: &mut dyn FnMut(T)) -> Result<Report> {
     let mut report = Report::default();
-    let mut files = Vec::new();
-    walk(root, &mut files, &mut report)?;
-    // Group the versions of each record (patient, date, data type, order no).
-    type Versions = Vec<(FileName, PathBuf, String)>;
-    let mut records: BTreeMap<(String, String, String, String), Versions> = BTreeMap::new();
-    for p in files {
-        report.files_seen += 1;
-        let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
-        let Some(file_name) = p.file_name().and_then(|n| n.to_str()) else {
-            report.push(file_entry(Level::Rejected, &rel, "file name is not valid UTF-8"));
-            continue;
-        };
-        let name = match FileName::parse(file_name) {
-            Ok(n) => n,
-            Err(e) => {
-                report.push(file_entry(Level::Rejected, &rel, format!("not an SS-MIX2 message file: {e}")));
-                continue;
-            }
-        };
-        let expected = name.storage_dir(".");
-        let actual = format!("./{}", rel.rsplit_once('/').map(|(d, _)| d).unwrap_or(""));
-        if expected != actual {
-            // A misplaced file cannot be trusted to be what its name says (and
-            // could shadow the real one): it is not converted.
-            report.push(file_entry(
-                Level::Rejected,
-                &rel,
-                format!("file is stored in {actual} but its name belongs in {expected}; not converted"),
-            ));
-            continue;
-        }
-        records.entry(name.record_key()).or_default().push((name, p, rel));
+    let (files, problems) = walk(root)?;
+    for e in problems {
+        report.push(e);
     }
-    for (key, mut versions) in records {
-        versions.sort_by(|a, b| (&a.0.event_time, &a.2).cmp(&(&b.0.event_time, &b.2)));
-        let (latest, older) = versions.split_last().expect("invariant: a record group has at least one file");
-        report.superseded += older.len();
-        let key_text = format!("{}/{}/{}/{}", key.0, key.1, key.2, key.3);
-        if latest.0.flag == ConditionFlag::Invalid {
-            report.withdrawn.push(key_text.clone());
-            report.push(file_entry(
-                Level::Warning,
-                &latest.2,
-                format!("record {key_text} withdrawn by condition flag 0; {} earlier version(s) not converted", older.len()),
-            ));
-            // Tell the caller which resource ids the withdrawn record had,
-            // so a store that loaded an earlier version can delete them.
-            if let Some(prev) = older.iter().rev().find(|v| v.0.flag != ConditionFlag::Invalid)
-                && let Ok(bytes) = std::fs::read(&prev.1) {
-                    let mut scratch = Report::default();
-                    let mut ids = Vec::new();
-                    convert_bytes(&bytes, Some(&prev.2), Some(&prev.0), opts, &mut scratch, &mut |r: Value| {
-                        ids.push(format!("{}/{}", r["resourceType"].as_str().unwrap_or("?"), r["id"].as_str().unwrap_or("?")));
-                    });
-                    report.withdrawn.extend(ids.into_iter().map(|id| format!("{key_text} {id}")));
-                }
-            continue;
+    // Group the versions of each record (patient, date, data type, order no).
+    let named: Vec<std::result::Result<(FileName, PathBuf, String), Entry>> = files
+        .into_par_iter()
+        .map(|p| {
+            let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+            let Some(file_name) = p.file_name().and_then(|n| n.to_str()) else {
+                return Err(file_entry(Level::Rejected, &rel, "file name is not valid UTF-8"));
+            };
+            let name = match FileName::parse(file_name) {
+                Ok(n) => n,
+                Err(e) => return Err(file_entry(Level::Rejected, &rel, format!("not an SS-MIX2 message file: {e}"))),
+            };
+            let expected = name.storage_dir(".");
+            let actual = format!("./{}", rel.rsplit_once('/').map(|(d, _)| d).unwrap_or(""));
+            if expected != actual {
+                // A misplaced file cannot be trusted to be what its name says (and
+                // could shadow the real one): it is not converted.
+                return Err(file_entry(
+                    Level::Rejected,
+                    &rel,
+                    format!("file is stored in {actual} but its name belongs in {expected}; not converted"),
+                ));
+            }
+            Ok((name, p, rel))
+        })
+        .collect();
+    let mut records: BTreeMap<(String, String, String, String), Vec<Version>> = BTreeMap::new();
+    for n in named {
+        report.files_seen += 1;
+        match n {
+            Ok(v) => records.entry(v.0.record_key()).or_default().push(v),
+            Err(e) => report.push(e),
         }
-        match std::fs::read(&latest.1) {
-            Ok(bytes) => convert_bytes(&bytes, Some(&latest.2), Some(&latest.0), opts, &mut report, sink),
-            Err(e) => report.push(file_entry(Level::Rejected, &latest.2, format!("unreadable file: {e}"))),
+    }
+    let records: Vec<Record> = records
+        .into_iter()
+        .map(|(key, mut versions)| {
+            versions.sort_by(|a, b| (&a.0.event_time, &a.2).cmp(&(&b.0.event_time, &b.2)));
+            Record { key_text: format!("{}/{}/{}/{}", key.0, key.1, key.2, key.3), versions }
+        })
+        .collect();
+    // Convert in blocks (bounded memory), each block in parallel in small
+    // runs of records; results are handed to `sink` in record order.
+    for block in records.chunks(4096) {
+        let done: Vec<(Vec<T>, Report)> = block
+            .par_chunks(16)
+            .map(|run| {
+                let mut rep = Report::default();
+                let mut out = Vec::new();
+                for rec in run {
+                    convert_record(rec, opts, &mut rep, &mut |v| out.push(prepare(v)));
+                }
+                (out, rep)
+            })
+            .collect();
+        for (out, rep) in done {
+            out.into_iter().for_each(&mut *sink);
+            report.merge(rep);
         }
     }
     Ok(report)

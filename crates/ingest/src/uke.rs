@@ -68,13 +68,45 @@ fn entry(level: Level, file: &str, message: Option<String>, segment: Option<Stri
 
 /// Converts UKE files.
 pub fn convert_files(paths: &[PathBuf], master: &Master, sink: &mut dyn FnMut(Value)) -> Report {
+    convert_files_with(paths, master, &|v| v, &mut |v| sink(v))
+}
+
+/// [`convert_files`] on the current rayon thread pool, files in parallel,
+/// with a `prepare` step that runs on the worker threads (for example
+/// serializing each resource to NDJSON). `sink` runs on the calling thread
+/// and sees the resources in file order, so the output does not depend on
+/// the number of threads. Files are taken in blocks of at most 256 files or
+/// 64 MB, so memory stays bounded.
+pub fn convert_files_with<T: Send>(paths: &[PathBuf], master: &Master, prepare: &(dyn Fn(Value) -> T + Sync), sink: &mut dyn FnMut(T)) -> Report {
+    use rayon::prelude::*;
+    const MAX_FILES: usize = 256;
+    const MAX_BYTES: u64 = 64 << 20;
     let mut report = Report::default();
-    for p in paths {
-        let label = p.display().to_string();
-        report.files_seen += 1;
-        match std::fs::read(p) {
-            Ok(b) => convert_bytes(&b, &label, master, &mut report, sink),
-            Err(e) => report.push(entry(Level::Rejected, &label, None, None, None, format!("unreadable file: {e}"))),
+    let mut rest = paths;
+    while !rest.is_empty() {
+        let (mut n, mut bytes) = (0, 0u64);
+        while n < rest.len() && n < MAX_FILES && (n == 0 || bytes < MAX_BYTES) {
+            bytes += std::fs::metadata(&rest[n]).map(|m| m.len()).unwrap_or(0);
+            n += 1;
+        }
+        let (block, tail) = rest.split_at(n);
+        rest = tail;
+        let done: Vec<(Vec<T>, Report)> = block
+            .par_iter()
+            .map(|p| {
+                let label = p.display().to_string();
+                let mut rep = Report { files_seen: 1, ..Report::default() };
+                let mut out = Vec::new();
+                match std::fs::read(p) {
+                    Ok(b) => convert_bytes(&b, &label, master, &mut rep, &mut |v| out.push(prepare(v))),
+                    Err(e) => rep.push(entry(Level::Rejected, &label, None, None, None, format!("unreadable file: {e}"))),
+                }
+                (out, rep)
+            })
+            .collect();
+        for (out, rep) in done {
+            out.into_iter().for_each(&mut *sink);
+            report.merge(rep);
         }
     }
     report

@@ -178,6 +178,14 @@ fn storage_tree_conversion() {
     let report2 = ingest::ssmix2::convert_tree(&root, &opts(), &mut |r| second.push(r)).expect("root is readable");
     assert_eq!(first, second);
     assert_eq!(report, report2);
+    // The same on one thread and on four: the order does not depend on the pool.
+    for threads in [1, 4] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        let mut again = Vec::new();
+        let r = pool.install(|| ingest::ssmix2::convert_tree(&root, &opts(), &mut |r| again.push(r))).expect("root is readable");
+        assert_eq!(first, again, "{threads} thread(s)");
+        assert_eq!(report, r, "{threads} thread(s)");
+    }
     let j = report.to_json();
     // 2 + 2 RXA of patient 9999013, 2 + an empty "RXA" line in 0000001's valid OMP-11 file.
     assert_eq!(j["segments"]["RXA"]["seen"], 7);
@@ -262,6 +270,20 @@ fn uke_full_sample() {
     // Patients and coverages recur across claims of the same person; claims never do.
     assert_eq!(by_type(&out, "Claim").iter().map(|c| c["id"].to_string()).collect::<BTreeSet<_>>().len(), 75);
     assert!(ids.len() <= out.len());
+    // Several files at once (converted in parallel) come out in file order,
+    // the same on any number of threads, with a prepare step on the workers.
+    let files = vec![input.clone(), input.clone(), input];
+    let mut seq = Vec::new();
+    for f in &files {
+        ingest::uke::convert_files(std::slice::from_ref(f), &m, &mut |r| seq.push(r.to_string()));
+    }
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        let mut par = Vec::new();
+        let rep = pool.install(|| ingest::uke::convert_files_with(&files, &m, &|r| r.to_string(), &mut |l| par.push(l)));
+        assert_eq!(seq, par, "{threads} thread(s)");
+        assert_eq!(rep.files_seen, 3);
+    }
 }
 
 #[test]

@@ -4,26 +4,46 @@
 //! Also [`prune`], which removes empty values from built JSON.
 
 use hl7v2::{Component, Field, Repetition};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::jp;
 
 /// Removes nulls, empty strings, empty arrays and empty objects, recursively.
-pub fn prune(v: Value) -> Value {
+pub fn prune(mut v: Value) -> Value {
+    prune_in_place(&mut v);
+    v
+}
+
+/// [`prune`] without rebuilding the maps and arrays (order is kept).
+pub fn prune_in_place(v: &mut Value) {
     match v {
-        Value::Object(m) => {
-            let mut out = Map::new();
-            for (k, v) in m {
-                let v = prune(v);
-                if !is_empty(&v) {
-                    out.insert(k, v);
-                }
-            }
-            Value::Object(out)
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(prune).filter(|v| !is_empty(v)).collect()),
-        other => other,
+        Value::Object(m) => m.retain(|_, v| {
+            prune_in_place(v);
+            !is_empty(v)
+        }),
+        Value::Array(a) => a.retain_mut(|v| {
+            prune_in_place(v);
+            !is_empty(v)
+        }),
+        _ => {}
     }
+}
+
+/// The UCUM code of a duration unit as HL7 v2 messages write it: UCUM
+/// itself (`d`, `wk`, `mo`, `a`, `h`, `min`, `s`) or the upper-case ANSI/HL7
+/// abbreviations (`D`, `W`/`WK`, `MO`/`L`, `Y`/`A`, `H`/`HR`, `M`/`MIN`, `S`).
+/// UCUM is case-sensitive: `D` is not a day.
+pub fn ucum_time_unit(unit: &str) -> Option<&'static str> {
+    Some(match unit {
+        "s" | "S" | "SEC" => "s",
+        "min" | "M" | "MIN" => "min",
+        "h" | "H" | "HR" => "h",
+        "d" | "D" | "DAY" => "d",
+        "wk" | "W" | "WK" => "wk",
+        "mo" | "L" | "MO" => "mo",
+        "a" | "Y" | "A" | "YR" => "a",
+        _ => return None,
+    })
 }
 
 fn is_empty(v: &Value) -> bool {
@@ -272,6 +292,22 @@ pub fn quantity_sub(value: &str, unit: &Component) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duration_units_become_ucum() {
+        assert_eq!(ucum_time_unit("D"), Some("d"));
+        assert_eq!(ucum_time_unit("d"), Some("d"));
+        assert_eq!(ucum_time_unit("W"), Some("wk"));
+        assert_eq!(ucum_time_unit("M"), Some("min"));
+        assert_eq!(ucum_time_unit("L"), Some("mo"));
+        assert_eq!(ucum_time_unit("日"), None);
+    }
+
+    #[test]
+    fn prune_keeps_order_and_drops_empties() {
+        let v = prune(json!({ "b": 1, "a": [null, "", {}, [], "x", { "c": null }], "z": { "y": "" }, "c": 0 }));
+        assert_eq!(v.to_string(), r#"{"b":1,"a":["x"],"c":0}"#);
+    }
 
     #[test]
     fn datetimes() {

@@ -127,7 +127,11 @@ fn request(c: &mut Conv<'_>, orc_i: usize, rxe_i: usize, own: &[usize], seq: usi
             let dur = s.field(6);
             let bounds = if let Some(v) = dt::number(dur.component(1).as_str()) {
                 let unit = dur.component(2).as_str();
-                json!({ "boundsDuration": { "value": v, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit } })
+                match dt::ucum_time_unit(unit) {
+                    Some(code) => json!({ "boundsDuration": { "value": v, "unit": unit, "system": "http://unitsofmeasure.org", "code": code } }),
+                    // Not a time unit we know: kept as text, never given a made-up UCUM code.
+                    None => json!({ "boundsDuration": { "value": v, "unit": unit } }),
+                }
             } else {
                 let (a, b) = (c.dtm(t, 7), c.dtm(t, 8));
                 json!({ "boundsPeriod": { "start": a, "end": b } })
