@@ -375,4 +375,23 @@ mod tests {
         let no_sql = MIN.replace(r#", "sql": "SELECT 1""#, "");
         assert!(Study::from_json_str(&no_sql).unwrap_err().to_string().contains("data.sql"));
     }
+
+    #[test]
+    fn shipped_studies_parse_and_their_sql_returns_every_column_they_use() {
+        let shipped = [
+            (include_str!("../../../../studies/statin-intensity.json"), include_str!("../../../../studies/statin-intensity.sql")),
+            (include_str!("../../../../studies/heart-failure-mortality.json"), include_str!("../../../../studies/heart-failure-mortality.sql")),
+        ];
+        for (json, sql) in shipped {
+            let s = Study::from_json_str(json).unwrap();
+            // The last SELECT (the one that returns the analysis table) names every column.
+            let last = &sql[sql.rfind("SELECT").unwrap()..];
+            let words: std::collections::HashSet<&str> =
+                last.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
+            for c in crate::study::analysis::required_columns(&s) {
+                assert!(words.contains(c.as_str()), "{}: column `{c}` is not in the final SELECT", s.name);
+            }
+            assert!(!s.title.get(Lang::Ja).is_empty() && !s.title.get(Lang::En).is_empty());
+        }
+    }
 }
