@@ -80,12 +80,14 @@ rust = json.loads(subprocess.run([args.binary, tmp, str(args.repeats)], check=Tr
 
 
 def timed(f, repeats):
-    ts, out = [], None
+    """Median wall time and median CPU time (all threads of this process)."""
+    ts, cs, out = [], [], None
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = f()
         ts.append(time.perf_counter() - t0)
-    return float(np.median(ts)), out
+        cs.append(time.process_time() - c0)
+    return (float(np.median(ts)), float(np.median(cs))), out
 
 
 def km_logrank():
@@ -168,15 +170,18 @@ print()
 print("medtwin-analytics (release, %d threads, median of %d) vs lifelines %s / scikit-learn %s (median of %d; Cox %d)"
       % (rust["threads"], args.repeats, lifelines.__version__, sklearn.__version__, args.py_repeats, args.cox_py_repeats))
 print()
-print("%-44s %12s %12s %9s %s" % ("task", "medtwin (s)", "python (s)", "ratio", "target"))
+print("wall = elapsed seconds; cpu = user+system seconds of all threads (what the work costs, whatever the load)")
+print("%-44s %10s %10s %7s %10s %10s %7s  %s" % ("task", "medtwin", "python", "ratio", "medtwin", "python", "ratio", "target"))
+print("%-44s %10s %10s %7s %10s %10s %7s" % ("", "wall (s)", "wall (s)", "wall", "cpu (s)", "cpu (s)", "cpu"))
 rows = [
-    ("KM (2 groups) + log-rank, %d rows" % n, rust["km_logrank_s"], py_km, "< 0.2 s"),
-    ("Cox Efron, 10 covariates, %d rows" % n, rust["cox_s"], py_cox, ">= 20x lifelines"),
-    ("  same + concordance index", rust["cox_with_concordance_s"], py_cox_c, ""),
-    ("PS logit + 1:1 caliper match + SMD, %d rows" % m, rust["psm_s"], py_ps, ">= 10x sklearn+python"),
+    ("KM (2 groups) + log-rank, %d rows" % n, "km_logrank", py_km, "< 0.2 s"),
+    ("Cox Efron, 10 covariates, %d rows" % n, "cox", py_cox, ">= 20x lifelines"),
+    ("  same + concordance index", "cox_with_concordance", py_cox_c, ""),
+    ("PS logit + 1:1 caliper match + SMD, %d rows" % m, "psm", py_ps, ">= 10x sklearn+python"),
 ]
-for name, r, p, target in rows:
-    print("%-44s %12.4f %12.4f %8.1fx %s" % (name, r, p, p / r, target))
+for name, key, p, target in rows:
+    rw, rc = rust[key + "_s"], rust[key + "_cpu_s"]
+    print("%-44s %10.4f %10.4f %6.1fx %10.3f %10.3f %6.1fx  %s" % (name, rw, p[0], p[0] / rw, rc, p[1], p[1] / max(rc, 0.01), target))
 print()
 print("agreement: Cox max rel coef diff %.1e (lifelines), log-rank rel diff %.1e, PS logit max rel coef diff %.1e (sklearn lbfgs)"
       % (coef_diff, lr_diff, ps_diff))

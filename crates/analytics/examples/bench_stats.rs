@@ -19,16 +19,30 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn time_it<T>(repeats: usize, mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut times = Vec::new();
+/// CPU time (user + system, all threads) of this process in seconds, from
+/// `/proc/self/stat` (Linux; clock ticks of 10 ms). On a loaded machine wall
+/// time measures the neighbours; CPU time measures the work.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return f64::NAN };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Median wall time, median CPU time and the last result of `repeats` runs.
+fn time_it<T>(repeats: usize, mut f: impl FnMut() -> T) -> ((f64, f64), T) {
+    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
     let mut last = None;
     for _ in 0..repeats {
-        let t0 = Instant::now();
+        let (t0, c0) = (Instant::now(), cpu_seconds());
         let out = f();
-        times.push(t0.elapsed().as_secs_f64());
+        wall.push(t0.elapsed().as_secs_f64());
+        cpu.push(cpu_seconds() - c0);
         last = Some(out);
     }
-    (median(times), last.expect("at least one repeat"))
+    ((median(wall), median(cpu)), last.expect("at least one repeat"))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -76,11 +90,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let out = json!({
         "threads": rayon::current_num_threads(),
-        "km_logrank_s": km_lr,
-        "cox_s": cox_t,
-        "cox_with_concordance_s": cox_c_t,
-        "psm_s": psm_t,
-        "logistic_s": logit_t,
+        "km_logrank_s": km_lr.0,
+        "cox_s": cox_t.0,
+        "cox_with_concordance_s": cox_c_t.0,
+        "psm_s": psm_t.0,
+        "logistic_s": logit_t.0,
+        "km_logrank_cpu_s": km_lr.1,
+        "cox_cpu_s": cox_t.1,
+        "cox_with_concordance_cpu_s": cox_c_t.1,
+        "psm_cpu_s": psm_t.1,
         "km_medians": km.groups.iter().map(|g| g.median).collect::<Vec<_>>(),
         "logrank_statistic": lr.statistic,
         "cox_coef": fit.coefficients.iter().map(|c| c.coef).collect::<Vec<_>>(),
