@@ -21,7 +21,10 @@ import sys
 # (and none of its exclusions) wins.
 STAGES = [
     ("startup: definition tables", ["fhir::definitions::r4", "Definitions::new", "OnceLock"]),
+    ("build deferred value indexes (sorted, end of import)", ["create_value_indexes"]),
     ("validate (fhir::validate)", ["fhir::validate"]),
+    ("search index rows (store::index::extract)", ["store::index::extract"]),
+    ("prepare: content hash, JSON text (store::prepare)", ["store::prepare::"]),
     ("unchanged check: content hash", ["content_hash"]),
     ("search index rows (identifier)", ["SqliteTx::index"]),
     ("SQLite (insert/update/lookup/commit)", ["sqlite3", "rusqlite::"]),

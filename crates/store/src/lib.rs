@@ -39,13 +39,15 @@ mod error;
 pub mod index;
 mod instant;
 mod model;
+mod prepare;
 mod query;
 pub mod search;
 mod sqlite;
 
 pub use error::{Error, Result};
 pub use instant::Instant;
-pub use model::{Method, PutOutcome, Stored, VersionMeta};
+pub use model::{Method, PutOutcome, Stored, VersionMeta, Written};
+pub use prepare::{Prepared, prepare, prepare_unindexed};
 pub use query::{HistoryPage, HistoryQuery};
 pub use search::{Condition, Include, SearchQuery, SearchResult, SortKey, TotalMode, parse_conditions};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
@@ -85,6 +87,12 @@ pub trait StoreTx {
         skip_unchanged: bool,
         index: Vec<index::Row>,
     ) -> Result<PutOutcome>;
+
+    /// [`StoreTx::put`] of a resource that [`prepare`] checked, hashed,
+    /// indexed and serialized beforehand (on another thread, outside the
+    /// writer lock): only the lookup of the current version and the SQLite
+    /// writes are left. Bulk import uses it.
+    fn put_prepared(&mut self, prepared: &Prepared, if_match: Option<u64>, skip_unchanged: bool) -> Result<Written>;
 
     /// Deletes a resource by writing a tombstone version. Returns the tombstone,
     /// or None when there was nothing to delete (never existed or already deleted).

@@ -90,3 +90,15 @@ pub struct PutOutcome {
     /// Whether the content was identical and no version was written.
     pub unchanged: bool,
 }
+
+/// The result of [`crate::StoreTx::put_prepared`]: what happened, without the
+/// stored text (bulk import does not need it back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// The current version after the write.
+    pub version: u64,
+    /// Whether the resource did not exist (or was deleted) before.
+    pub created: bool,
+    /// Whether the content was identical and no version was written.
+    pub unchanged: bool,
+}

@@ -45,14 +45,19 @@ enum Kind {
     Uke,
 }
 
-/// One resource ready to store, its search-index rows (extracted on the
-/// parse threads, outside the writer lock), and where it came from.
+/// One resource ready to store and where it came from.
 struct Item {
     rtype: String,
-    id: Option<String>,
-    resource: Value,
-    index: Vec<store::index::Row>,
+    payload: Payload,
     origin: (usize, u64),
+}
+
+enum Payload {
+    /// A resource with an id, checked, hashed, indexed and serialized on the
+    /// parse threads (`store::prepare`), so the writer only runs SQLite.
+    Prepared(store::Prepared),
+    /// A resource without an id: the store assigns one (and indexes it).
+    New(Value),
 }
 
 #[derive(Default)]
@@ -138,10 +143,25 @@ fn to_item(v: Value, origin: (usize, u64)) -> Result<Item, String> {
         return Err(format!("{}{more}", errors.into_iter().take(3).collect::<Vec<_>>().join("; ")));
     }
     let rtype = v["resourceType"].as_str().unwrap_or_default().to_string();
-    let id = v.get("id").and_then(Value::as_str).map(str::to_string);
-    // Resources without an id are indexed by the store when it assigns one.
-    let index = if id.is_some() { store::index::extract(&rtype, &v).0 } else { Vec::new() };
-    Ok(Item { rtype, id, resource: v, index, origin })
+    let payload = match v.get("id").and_then(Value::as_str).map(str::to_string) {
+        Some(id) => {
+            let p = if no_index() { store::prepare_unindexed(&rtype, &id, v) } else { store::prepare(&rtype, &id, v) };
+            Payload::Prepared(p.map_err(|e| match e {
+                store::Error::InvalidResource(msg) => msg,
+                e => e.to_string(),
+            })?)
+        }
+        None => Payload::New(v),
+    };
+    Ok(Item { rtype, payload, origin })
+}
+
+/// `MEDTWIN_BENCH_NO_INDEX=1` (benchmarks only): write no search-index rows,
+/// to measure the import without them. The store is marked so that the next
+/// open rebuilds every index row, so searches never see the gap.
+fn no_index() -> bool {
+    static NO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *NO.get_or_init(|| std::env::var("MEDTWIN_BENCH_NO_INDEX").is_ok_and(|v| v == "1"))
 }
 
 fn parse_line(line: &str, origin: (usize, u64)) -> Result<Item, String> {
@@ -199,11 +219,11 @@ fn writer(store: &store::SqliteStore, rx: mpsc::Receiver<Vec<Item>>, pb: &indica
         store.transact(&mut |tx| {
             let items = pending.take().ok_or_else(|| store::Error::Aborted("import chunk already written".into()))?;
             for item in items {
-                let r = match &item.id {
-                    Some(id) => tx
-                        .put_indexed(&item.rtype, id, item.resource, None, true, item.index)
+                let r = match item.payload {
+                    Payload::Prepared(p) => tx
+                        .put_prepared(&p, None, true)
                         .map(|o| if o.unchanged { 2 } else if o.created { 0 } else { 1 }),
-                    None => tx.create(&item.rtype, item.resource).map(|_| 0),
+                    Payload::New(v) => tx.create(&item.rtype, v).map(|_| 0),
                 };
                 match r {
                     Ok(k) => stats.push((item.rtype, k)),
@@ -236,6 +256,10 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
     let store = a.data.open()?;
     let pb = crate::progress::bytes(total_bytes, "importing");
     let started = std::time::Instant::now();
+    // An import that at least about doubles the store (NDJSON is about 1 KB
+    // per resource) defers the value indexes of the search tables and builds
+    // them sorted at the end; re-importing the same files does not.
+    let bulk = store.begin_bulk_load(total_bytes / 2000).context("preparing the store for a bulk import")?;
     // One chunk waits while one is written and one is parsed: memory stays flat.
     let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(1);
     let mut parse_rejects: Vec<Reject> = Vec::new();
@@ -347,7 +371,20 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
         let report = w.join().map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
         read_result?;
         Ok(report)
-    })?;
+    });
+    // Build the deferred indexes even when the import failed (the next open
+    // would do it otherwise).
+    let index_started = std::time::Instant::now();
+    if bulk {
+        pb.set_message("building search indexes");
+    }
+    let built = store.end_bulk_load().context("building the search indexes");
+    if no_index() {
+        store.invalidate_index().context("marking the search index for a rebuild")?;
+    }
+    let report = report?;
+    built?;
+    let index_s = index_started.elapsed().as_secs_f64();
     pb.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
     let mut rejected = parse_rejects;
@@ -357,6 +394,9 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
     let mut summary = format!("{:<28} {:>10} {:>10} {:>10}\n", "resource type", "created", "updated", "unchanged");
     for (t, s) in &report.stats {
         summary += &format!("{t:<28} {:>10} {:>10} {:>10}\n", s.created, s.updated, s.unchanged);
+    }
+    if bulk {
+        summary += &format!("built the search indexes in {index_s:.1} s (deferred to the end of this bulk import)\n");
     }
     summary += &format!(
         "imported {total} resources from {} file(s) in {elapsed:.1} s ({:.0} resources/s); {} rejected\n",

@@ -508,3 +508,99 @@ fn index_is_rebuilt_when_missing_or_stale() {
     let s = SqliteStore::open(dir.path(), crate::SqliteOptions::default()).expect("reopen");
     assert_eq!(ids(&s, "Patient", "family=ito"), ["a"]);
 }
+
+fn value_indexes(dir: &std::path::Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(dir.join("medtwin.db")).expect("raw");
+    let mut stmt = c.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'sp\\_%' ESCAPE '\\' ORDER BY name").expect("q");
+    stmt.query_map([], |r| r.get::<_, String>(0)).expect("rows").collect::<rusqlite::Result<_>>().expect("names")
+}
+
+fn put_prepared_all(s: &SqliteStore, resources: &[Value]) -> Vec<crate::Written> {
+    let prepared: Vec<crate::Prepared> = resources
+        .iter()
+        .map(|r| crate::prepare(r["resourceType"].as_str().expect("type"), r["id"].as_str().expect("id"), r.clone()).expect("prepare"))
+        .collect();
+    let mut out = Vec::new();
+    s.transact(&mut |tx| {
+        for p in &prepared {
+            out.push(tx.put_prepared(p, None, true)?);
+        }
+        Ok(())
+    })
+    .expect("write");
+    out
+}
+
+/// A bulk load drops the value indexes and builds them at the end; searches
+/// give the same answers with and without them, and a load that is killed
+/// before its end leaves indexes that the next open builds.
+#[test]
+fn bulk_load_defers_value_indexes_and_heals_after_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let all = [
+        "sp_date_v", "sp_number_v", "sp_quantity_v", "sp_reference_u", "sp_reference_v", "sp_string_v", "sp_token_v",
+    ];
+    let obs = |i: u32| {
+        json!({"resourceType": "Observation", "id": format!("o{i}"), "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": if i % 2 == 0 { "a" } else { "b" }}]},
+            "subject": {"reference": format!("Patient/p{}", i % 3)}, "valueQuantity": {"value": i, "system": "http://unitsofmeasure.org", "code": "mg"}})
+    };
+    {
+        let s = SqliteStore::open(dir.path(), crate::SqliteOptions::default()).expect("open");
+        assert_eq!(value_indexes(dir.path()), all);
+        assert!(s.begin_bulk_load(10).expect("begin"), "an empty store defers its indexes");
+        assert!(value_indexes(dir.path()).is_empty());
+        put_prepared_all(&s, &(0..10).map(obs).collect::<Vec<_>>());
+        // Searches are correct without the value indexes.
+        assert_eq!(ids(&s, "Observation", "code=a&subject=Patient/p0"), ["o0", "o6"]);
+        assert_eq!(ids(&s, "Observation", "value-quantity=gt7"), ["o8", "o9"]);
+        s.end_bulk_load().expect("end");
+        assert_eq!(value_indexes(dir.path()), all);
+        assert_eq!(ids(&s, "Observation", "code=a&subject=Patient/p0"), ["o0", "o6"]);
+        // A store that holds more than the expected load keeps its indexes.
+        assert!(!s.begin_bulk_load(5).expect("begin"));
+        assert_eq!(value_indexes(dir.path()), all);
+        // Killed in the middle: begin, write, and never end.
+        assert!(s.begin_bulk_load(100).expect("begin"));
+        put_prepared_all(&s, &(10..20).map(obs).collect::<Vec<_>>());
+    }
+    assert!(value_indexes(dir.path()).is_empty());
+    let s = SqliteStore::open(dir.path(), crate::SqliteOptions::default()).expect("reopen");
+    assert_eq!(value_indexes(dir.path()), all, "open builds the missing indexes");
+    assert_eq!(ids(&s, "Observation", "code=a&subject=Patient/p1"), ["o10", "o16", "o4"]);
+    let plan = s.explain("Observation", &parse_conditions("Observation", &pairs("code=a")).expect("parse")).expect("plan");
+    assert!(plan.contains("sp_token_v"), "{plan}");
+}
+
+/// `put_prepared` stores what `put` stores and reports what it did.
+#[test]
+fn put_prepared_matches_put() {
+    let a = SqliteStore::open_in_memory().expect("open");
+    let b = SqliteStore::open_in_memory().expect("open");
+    let p = json!({"resourceType": "Patient", "id": "k", "meta": {"versionId": "9", "profile": ["x"]}, "name": [{"family": "Kato"}]});
+    a.transact(&mut |tx| tx.put("Patient", "k", p.clone(), None, true).map(|_| ())).expect("put");
+    let w = put_prepared_all(&b, std::slice::from_ref(&p));
+    assert_eq!(w, [crate::Written { version: 1, created: true, unchanged: false }]);
+    let (ra, rb) = (a.read("Patient", "k").expect("a").expect("a"), b.read("Patient", "k").expect("b").expect("b"));
+    let strip = |s: &str| s.replace(&ra.meta.last_updated.to_fhir(), "T").replace(&rb.meta.last_updated.to_fhir(), "T");
+    assert_eq!(strip(ra.body.as_deref().expect("a")), strip(rb.body.as_deref().expect("b")));
+    assert_eq!((ra.meta.version, ra.meta.seq), (rb.meta.version, rb.meta.seq));
+    assert_eq!(ids(&b, "Patient", "family=kato"), ["k"]);
+    // Unchanged content (server meta differs): no new version.
+    let mut same = p.clone();
+    same["meta"]["versionId"] = json!("1");
+    assert_eq!(put_prepared_all(&b, &[same]), [crate::Written { version: 1, created: false, unchanged: true }]);
+    // Changed: version 2 replaces the index rows.
+    let changed = json!({"resourceType": "Patient", "id": "k", "name": [{"family": "Sato"}]});
+    assert_eq!(put_prepared_all(&b, &[changed]), [crate::Written { version: 2, created: false, unchanged: false }]);
+    assert!(ids(&b, "Patient", "family=kato").is_empty());
+    assert_eq!(ids(&b, "Patient", "family=sato"), ["k"]);
+    let v2 = b.read("Patient", "k").expect("r").expect("r");
+    assert_eq!((v2.meta.version, v2.meta.seq), (2, 2));
+    let body: Value = serde_json::from_str(v2.body.as_deref().expect("body")).expect("json");
+    assert_eq!(body["meta"]["versionId"], "2");
+    // If-Match is checked.
+    let prepared = crate::prepare("Patient", "k", json!({"resourceType": "Patient"})).expect("prepare");
+    let r = b.transact(&mut |tx| tx.put_prepared(&prepared, Some(1), false).map(|_| ()));
+    assert!(matches!(r, Err(crate::Error::VersionConflict { current: 2, .. })), "{r:?}");
+}

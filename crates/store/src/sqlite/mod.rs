@@ -106,6 +106,8 @@ impl SqliteStore {
         if !schema::index_is_current(&conn)? {
             reindex(&conn)?;
         }
+        // Builds what an interrupted bulk load (or the reindex) left out.
+        schema::create_value_indexes(&conn)?;
         let last_ts: i64 = conn.query_row("SELECT coalesce(max(ts), 0) FROM txlog", [], |r| r.get(0))?;
         Ok(SqliteStore {
             writer: Mutex::new(Writer { conn, last_ts }),
@@ -144,8 +146,10 @@ impl SqliteStore {
 
 /// Rebuilds every search index row from the current versions (after an
 /// upgrade, or when the search-parameter catalogue changed).
+/// The value indexes are dropped first and built again afterwards by the caller.
 fn reindex(conn: &Connection) -> Result<()> {
     let txn = conn.unchecked_transaction()?;
+    schema::drop_value_indexes(&txn)?;
     for t in schema::INDEX_TABLE_NAMES {
         txn.execute(&format!("DELETE FROM {t}"), [])?;
     }
@@ -169,6 +173,42 @@ fn reindex(conn: &Connection) -> Result<()> {
 }
 
 impl SqliteStore {
+    /// Prepares for writing about `expected` new resources in many large
+    /// transactions (bulk import). When that is at least as many as the store
+    /// holds, the value-first indexes of the search tables are dropped, so
+    /// that each index row costs one B-tree insert (in `rid` order) instead of
+    /// two, and [`SqliteStore::end_bulk_load`] builds them again with one
+    /// sorted pass. Returns whether they were dropped.
+    ///
+    /// Searches stay correct meanwhile (they scan instead of seeking). If the
+    /// process dies before `end_bulk_load`, the next [`SqliteStore::open`]
+    /// builds the missing indexes, so nothing is ever left without them.
+    pub fn begin_bulk_load(&self, expected: u64) -> Result<bool> {
+        let w = lock(&self.writer);
+        let existing: i64 = w.conn.query_row("SELECT coalesce(max(rid), 0) FROM resources", [], |r| r.get(0))?;
+        if existing.max(0) as u64 > expected {
+            return Ok(false);
+        }
+        let txn = rusqlite::Transaction::new_unchecked(&w.conn, rusqlite::TransactionBehavior::Immediate)?;
+        schema::drop_value_indexes(&txn)?;
+        txn.commit()?;
+        Ok(true)
+    }
+
+    /// Builds the indexes [`SqliteStore::begin_bulk_load`] dropped (nothing
+    /// when none is missing).
+    pub fn end_bulk_load(&self) -> Result<()> {
+        schema::create_value_indexes(&lock(&self.writer).conn)
+    }
+
+    /// Marks the search index as stale, so that the next open rebuilds every
+    /// index row (after a benchmark import written without index rows).
+    #[doc(hidden)]
+    pub fn invalidate_index(&self) -> Result<()> {
+        lock(&self.writer).conn.execute("DELETE FROM meta WHERE key = 'index'", [])?;
+        Ok(())
+    }
+
     /// Bytes used by the search index tables and their indexes (None when this
     /// SQLite lacks the `dbstat` table).
     pub fn index_bytes(&self) -> Result<Option<u64>> {

@@ -94,27 +94,76 @@ pub(super) fn create(conn: &Connection) -> Result<()> {
 pub(super) const INDEX_TABLES: &str = "
     CREATE TABLE IF NOT EXISTS sp_string (rid INTEGER NOT NULL, pid INTEGER NOT NULL, norm TEXT NOT NULL, raw TEXT NOT NULL,
         PRIMARY KEY (rid, pid, norm, raw)) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS sp_string_v ON sp_string (pid, norm, rid);
     CREATE TABLE IF NOT EXISTS sp_token (rid INTEGER NOT NULL, pid INTEGER NOT NULL, code TEXT NOT NULL, sys TEXT NOT NULL,
         PRIMARY KEY (rid, pid, code, sys)) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS sp_token_v ON sp_token (pid, code, rid, sys);
     CREATE TABLE IF NOT EXISTS sp_date (rid INTEGER NOT NULL, pid INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
         PRIMARY KEY (rid, pid, lo, hi)) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS sp_date_v ON sp_date (pid, lo, hi, rid);
     CREATE TABLE IF NOT EXISTS sp_number (rid INTEGER NOT NULL, pid INTEGER NOT NULL, v REAL NOT NULL,
         PRIMARY KEY (rid, pid, v)) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS sp_number_v ON sp_number (pid, v, rid);
     CREATE TABLE IF NOT EXISTS sp_quantity (rid INTEGER NOT NULL, pid INTEGER NOT NULL, code TEXT NOT NULL, sys TEXT NOT NULL, v REAL NOT NULL,
         PRIMARY KEY (rid, pid, code, sys, v)) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS sp_quantity_v ON sp_quantity (pid, code, v, rid);
     CREATE TABLE IF NOT EXISTS sp_reference (rid INTEGER NOT NULL, pid INTEGER NOT NULL, ttype TEXT NOT NULL, tid TEXT NOT NULL,
         ver TEXT NOT NULL, url TEXT NOT NULL, PRIMARY KEY (rid, pid, ttype, tid, ver, url)) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS sp_reference_v ON sp_reference (pid, tid, ttype, rid);
-    CREATE INDEX IF NOT EXISTS sp_reference_u ON sp_reference (pid, url) WHERE url != '';
     CREATE TABLE IF NOT EXISTS sp_uri (rid INTEGER NOT NULL, pid INTEGER NOT NULL, uri TEXT NOT NULL,
         PRIMARY KEY (rid, pid, uri)) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS sp_uri_v ON sp_uri (pid, uri, rid);
 ";
+
+/// The value-first covering indexes of the index tables (name, definition).
+/// Bulk loading drops them and builds them again at the end (a sorted build
+/// instead of one random B-tree insert per row); every open creates any that
+/// are missing, so an interrupted bulk load heals itself.
+pub(super) const VALUE_INDEXES: &[(&str, &str)] = &[
+    ("sp_string_v", "sp_string (pid, norm, rid)"),
+    ("sp_token_v", "sp_token (pid, code, rid, sys)"),
+    ("sp_date_v", "sp_date (pid, lo, hi, rid)"),
+    ("sp_number_v", "sp_number (pid, v, rid)"),
+    ("sp_quantity_v", "sp_quantity (pid, code, v, rid)"),
+    ("sp_reference_v", "sp_reference (pid, tid, ttype, rid)"),
+    ("sp_reference_u", "sp_reference (pid, url) WHERE url != ''"),
+];
+
+/// The value indexes that do not exist.
+pub(super) fn missing_value_indexes(conn: &Connection) -> Result<Vec<&'static str>> {
+    let mut stmt = conn.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1")?;
+    let mut out = Vec::new();
+    for (name, _) in VALUE_INDEXES {
+        if !stmt.exists([name])? {
+            out.push(*name);
+        }
+    }
+    Ok(out)
+}
+
+/// Creates the value indexes that do not exist (a sorted build of each).
+/// Sorting spills to temporary files rather than memory, so that memory stays
+/// flat whatever the size of the tables, and uses a helper thread.
+pub(super) fn create_value_indexes(conn: &Connection) -> Result<()> {
+    if missing_value_indexes(conn)?.is_empty() {
+        return Ok(());
+    }
+    conn.pragma_update(None, "temp_store", "FILE")?;
+    conn.pragma_update(None, "threads", 2)?;
+    let mut sql = String::from("BEGIN IMMEDIATE;");
+    for (name, def) in VALUE_INDEXES {
+        sql.push_str(&format!("CREATE INDEX IF NOT EXISTS {name} ON {def};"));
+    }
+    sql.push_str("COMMIT;");
+    let out = conn.execute_batch(&sql);
+    if out.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    conn.pragma_update(None, "threads", 0)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(out?)
+}
+
+/// Drops the value indexes (see [`VALUE_INDEXES`]), in the caller's transaction.
+pub(super) fn drop_value_indexes(conn: &Connection) -> Result<()> {
+    for (name, _) in VALUE_INDEXES {
+        conn.execute_batch(&format!("DROP INDEX IF EXISTS {name};"))?;
+    }
+    Ok(())
+}
 
 /// The index tables, for clearing a resource's rows.
 pub(super) const INDEX_TABLE_NAMES: &[&str] =

@@ -1,21 +1,30 @@
 //! One write transaction on SQLite: creates, updates and deletes write a new
-//! version row, move the resource's current pointer and refresh its search
-//! index rows, all inside the caller's transaction.
+//! version, move the resource's current pointer and refresh its search index
+//! rows, all inside the caller's transaction.
+//!
+//! The writer assigns sequence numbers itself (it holds the write lock, and
+//! versions are never removed, so `max(seq) + 1` is free), so a new resource
+//! costs one lookup, one `resources` insert, one `versions` insert and its
+//! index rows.
 
 use super::{TypeIds, read_current};
-use crate::model::{Method, PutOutcome, Stored, VersionMeta};
-use crate::search::Condition;
 use crate::index::Row;
+use crate::model::{Method, PutOutcome, Stored, VersionMeta, Written};
+use crate::prepare::{Prepared, check_object, content_hash, stamp};
+use crate::search::Condition;
 use crate::{Error, Instant, Result, StoreTx};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::{Map, Value};
-use std::sync::Arc;
+use serde_json::Value;
+use std::sync::{Arc, OnceLock};
+
 
 pub(crate) struct SqliteTx<'a> {
     conn: &'a Connection,
     types: &'a TypeIds,
     ts: i64,
     first_seq: Option<i64>,
+    /// The sequence number of the next version (read on first use).
+    next_seq: Option<i64>,
     /// Index rows extracted by the caller for the next write (see `put_indexed`).
     pre_extracted: Option<Vec<Row>>,
 }
@@ -28,9 +37,16 @@ struct Current {
     hash: Vec<u8>,
 }
 
+/// What a write did, before the caller builds its answer.
+struct Wrote {
+    version: i64,
+    seq: i64,
+    method: Method,
+}
+
 impl<'a> SqliteTx<'a> {
     pub(crate) fn new(conn: &'a Connection, types: &'a TypeIds, ts: i64) -> Self {
-        SqliteTx { conn, types, ts, first_seq: None, pre_extracted: None }
+        SqliteTx { conn, types, ts, first_seq: None, next_seq: None, pre_extracted: None }
     }
 
     /// Records the transaction in the log. Returns whether anything was written.
@@ -55,71 +71,100 @@ impl<'a> SqliteTx<'a> {
             .optional()?)
     }
 
-    fn insert_version(&mut self, rid: i64, tid: i64, version: i64, method: Method, body: Option<&str>) -> Result<i64> {
-        self.conn
-            .prepare_cached("INSERT INTO versions (rid, tid, version, ts, method, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-            .execute(params![rid, tid, version, self.ts, method.code(), body])?;
-        let seq = self.conn.last_insert_rowid();
+    /// The next sequence number. Versions are never removed and this
+    /// transaction holds the write lock, so nobody else can take it.
+    fn take_seq(&mut self) -> Result<i64> {
+        let seq = match self.next_seq {
+            Some(s) => s,
+            None => self.conn.query_row("SELECT coalesce(max(seq), 0) + 1 FROM versions", [], |r| r.get(0))?,
+        };
+        self.next_seq = Some(seq + 1);
         self.first_seq.get_or_insert(seq);
         Ok(seq)
     }
 
-    /// Writes version `version` of a resource whose row may not exist yet.
-    fn write(
+    fn insert_version(&mut self, seq: i64, rid: i64, tid: i64, version: i64, method: Method, body: Option<&str>) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT INTO versions (seq, rid, tid, version, ts, method, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+            .execute(params![seq, rid, tid, version, self.ts, method.code(), body])?;
+        Ok(())
+    }
+
+    /// Writes version `version` (the next one) of a resource, whose row may
+    /// not exist yet, with its stored text and index rows.
+    #[allow(clippy::too_many_arguments)]
+    fn write_version(
         &mut self,
-        ty: &str,
+        tid: i64,
         id: &str,
         existing: Option<&Current>,
-        mut resource: Value,
-        hash: [u8; 16],
-    ) -> Result<Stored> {
-        let tid = self.types.id(ty)?;
-        let version = existing.map(|c| c.version + 1).unwrap_or(1);
+        version: i64,
+        hash: &[u8; 16],
+        text: &str,
+        rows: &[Row],
+    ) -> Result<Wrote> {
         let method = if existing.is_some_and(|c| !c.deleted) { Method::Update } else { Method::Create };
-        stamp(&mut resource, id, version as u64, Instant(self.ts));
-        let body = serde_json::to_string(&resource).map_err(|e| Error::InvalidResource(e.to_string()))?;
-        let rid = match existing {
-            Some(c) => c.rid,
+        let seq = self.take_seq()?;
+        match existing {
+            Some(c) => {
+                self.insert_version(seq, c.rid, tid, version, method, Some(text))?;
+                self.conn
+                    .prepare_cached("UPDATE resources SET version = ?2, seq = ?3, ts = ?4, deleted = 0, hash = ?5 WHERE rid = ?1")?
+                    .execute(params![c.rid, version, seq, self.ts, &hash[..]])?;
+                clear_index(self.conn, c.rid)?;
+                insert_rows(self.conn, c.rid, rows)?;
+            }
             None => {
+                // The seq is known before the version row is written, so the
+                // resource row is written once.
                 self.conn
                     .prepare_cached(
-                        "INSERT INTO resources (tid, id, version, seq, ts, deleted, hash) VALUES (?1, ?2, 0, 0, ?3, 0, ?4)",
+                        "INSERT INTO resources (tid, id, version, seq, ts, deleted, hash) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
                     )?
-                    .execute(params![tid, id, self.ts, &hash[..]])?;
-                self.conn.last_insert_rowid()
+                    .execute(params![tid, id, version, seq, self.ts, &hash[..]])?;
+                let rid = self.conn.last_insert_rowid();
+                self.insert_version(seq, rid, tid, version, method, Some(text))?;
+                insert_rows(self.conn, rid, rows)?;
             }
+        }
+        Ok(Wrote { version, seq, method })
+    }
+
+    /// Writes a resource given as a JSON value (stamped here).
+    fn write(&mut self, ty: &str, id: &str, existing: Option<&Current>, mut resource: Value, hash: [u8; 16]) -> Result<Stored> {
+        let tid = self.types.id(ty)?;
+        let version = existing.map(|c| c.version + 1).unwrap_or(1);
+        stamp(&mut resource, id, version as u64, Instant(self.ts));
+        let body = serde_json::to_string(&resource).map_err(|e| Error::InvalidResource(e.to_string()))?;
+        let rows = match self.pre_extracted.take() {
+            Some(rows) => rows,
+            None => crate::index::extract(ty, &resource).0,
         };
-        let seq = self.insert_version(rid, tid, version, method, Some(&body))?;
-        self.conn
-            .prepare_cached("UPDATE resources SET version = ?2, seq = ?3, ts = ?4, deleted = 0, hash = ?5 WHERE rid = ?1")?
-            .execute(params![rid, version, seq, self.ts, &hash[..]])?;
-        self.index(rid, existing.is_some(), &resource)?;
+        drop(resource);
+        let w = self.write_version(tid, id, existing, version, &hash, &body, &rows)?;
         Ok(Stored {
             meta: VersionMeta {
                 resource_type: ty.to_string(),
                 id: id.to_string(),
-                version: version as u64,
+                version: w.version as u64,
                 last_updated: Instant(self.ts),
-                method,
-                seq,
+                method: w.method,
+                seq: w.seq,
             },
             body: Some(Arc::from(body)),
         })
     }
 
-    /// Refreshes the search index rows of one resource.
-    fn index(&mut self, rid: i64, had_rows: bool, resource: &Value) -> Result<()> {
-        if had_rows {
-            clear_index(self.conn, rid)?;
-        }
-        let rows = match self.pre_extracted.take() {
-            Some(rows) => rows,
-            None => {
-                let ty = resource.get("resourceType").and_then(Value::as_str).unwrap_or("");
-                crate::index::extract(ty, resource).0
+    /// The current row of `tid/id`, checked against `if_match`.
+    fn current_matching(&self, resource_type: &str, tid: i64, id: &str, if_match: Option<u64>) -> Result<Option<Current>> {
+        let existing = self.current(tid, id)?;
+        if let Some(expected) = if_match {
+            let current = existing.as_ref().filter(|c| !c.deleted).map(|c| c.version as u64).unwrap_or(0);
+            if current != expected {
+                return Err(Error::VersionConflict { resource_type: resource_type.into(), id: id.into(), expected, current });
             }
-        };
-        insert_rows(self.conn, rid, &rows)
+        }
+        Ok(existing)
     }
 }
 
@@ -131,115 +176,124 @@ pub(crate) fn clear_index(conn: &Connection, rid: i64) -> Result<()> {
     Ok(())
 }
 
-/// Writes index rows of a resource: one multi-row INSERT per table (in
-/// chunks), which costs far less than a statement per row.
-pub(crate) fn insert_rows(conn: &Connection, rid: i64, rows: &[Row]) -> Result<()> {
-    use rusqlite::types::Value as V;
-    const CHUNK: usize = 16;
-    // (table, columns, values per row)
-    let mut groups: [(&str, &str, usize, Vec<V>); 7] = [
-        ("sp_string", "rid, pid, norm, raw", 4, Vec::new()),
-        ("sp_token", "rid, pid, code, sys", 4, Vec::new()),
-        ("sp_date", "rid, pid, lo, hi", 4, Vec::new()),
-        ("sp_number", "rid, pid, v", 3, Vec::new()),
-        ("sp_quantity", "rid, pid, code, sys, v", 5, Vec::new()),
-        ("sp_reference", "rid, pid, ttype, tid, ver, url", 6, Vec::new()),
-        ("sp_uri", "rid, pid, uri", 3, Vec::new()),
-    ];
-    let text = |s: &Option<String>| V::Text(s.clone().unwrap_or_default());
-    for row in rows {
-        let (g, vals): (usize, Vec<V>) = match row {
-            Row::Str { pid, norm, raw } => (0, vec![V::Integer(rid), V::Integer(*pid), V::Text(norm.clone()), V::Text(raw.clone())]),
-            Row::Token { pid, system, code } => (1, vec![V::Integer(rid), V::Integer(*pid), V::Text(code.clone()), V::Text(system.clone())]),
-            Row::Date { pid, lo, hi } => (2, vec![V::Integer(rid), V::Integer(*pid), V::Integer(*lo), V::Integer(*hi)]),
-            Row::Number { pid, value } => (3, vec![V::Integer(rid), V::Integer(*pid), V::Real(*value)]),
-            Row::Quantity { pid, value, system, code } => {
-                (4, vec![V::Integer(rid), V::Integer(*pid), V::Text(code.clone()), V::Text(system.clone()), V::Real(*value)])
-            }
-            Row::Reference { pid, target_type, target_id, version, url } => {
-                (5, vec![V::Integer(rid), V::Integer(*pid), text(target_type), text(target_id), text(version), text(url)])
-            }
-            Row::Uri { pid, uri } => (6, vec![V::Integer(rid), V::Integer(*pid), V::Text(uri.clone())]),
-        };
-        groups[g].3.extend(vals);
+/// Rows per multi-row INSERT.
+const CHUNK: usize = 16;
+
+/// (table, columns) of each index table, in the order of [`table_of`].
+const TABLES: [(&str, &str); 7] = [
+    ("sp_string", "rid, pid, norm, raw"),
+    ("sp_token", "rid, pid, code, sys"),
+    ("sp_date", "rid, pid, lo, hi"),
+    ("sp_number", "rid, pid, v"),
+    ("sp_quantity", "rid, pid, code, sys, v"),
+    ("sp_reference", "rid, pid, ttype, tid, ver, url"),
+    ("sp_uri", "rid, pid, uri"),
+];
+
+fn table_of(row: &Row) -> usize {
+    match row {
+        Row::Str { .. } => 0,
+        Row::Token { .. } => 1,
+        Row::Date { .. } => 2,
+        Row::Number { .. } => 3,
+        Row::Quantity { .. } => 4,
+        Row::Reference { .. } => 5,
+        Row::Uri { .. } => 6,
     }
-    for (table, cols, width, vals) in &groups {
-        for chunk in vals.chunks(width * CHUNK) {
-            let n = chunk.len() / width;
-            let tuple = format!("({})", vec!["?"; *width].join(","));
-            let sql = format!("INSERT OR IGNORE INTO {table} ({cols}) VALUES {}", vec![tuple.as_str(); n].join(","));
-            conn.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(chunk.iter()))?;
+}
+
+/// The multi-row INSERT of `n` rows (1..=CHUNK) into table `t`, built once.
+fn insert_sql(t: usize, n: usize) -> &'static str {
+    static SQL: OnceLock<Vec<Vec<String>>> = OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        TABLES
+            .iter()
+            .map(|(table, cols)| {
+                let width = cols.split(',').count();
+                let tuple = format!("({})", vec!["?"; width].join(","));
+                (0..=CHUNK)
+                    .map(|k| format!("INSERT OR IGNORE INTO {table} ({cols}) VALUES {}", vec![tuple.as_str(); k.max(1)].join(",")))
+                    .collect()
+            })
+            .collect()
+    });
+    &all[t][n]
+}
+
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("")
+}
+
+/// Binds the values of one row (after `rid`) from parameter index `i`; returns the next index.
+fn bind_row(stmt: &mut rusqlite::Statement<'_>, mut i: usize, rid: i64, row: &Row) -> rusqlite::Result<usize> {
+    stmt.raw_bind_parameter(i, rid)?;
+    i += 1;
+    match row {
+        Row::Str { pid, norm, raw } => {
+            stmt.raw_bind_parameter(i, pid)?;
+            stmt.raw_bind_parameter(i + 1, norm.as_str())?;
+            stmt.raw_bind_parameter(i + 2, raw.as_str())?;
+            Ok(i + 3)
+        }
+        Row::Token { pid, system, code } => {
+            stmt.raw_bind_parameter(i, pid)?;
+            stmt.raw_bind_parameter(i + 1, code.as_str())?;
+            stmt.raw_bind_parameter(i + 2, system.as_str())?;
+            Ok(i + 3)
+        }
+        Row::Date { pid, lo, hi } => {
+            stmt.raw_bind_parameter(i, pid)?;
+            stmt.raw_bind_parameter(i + 1, lo)?;
+            stmt.raw_bind_parameter(i + 2, hi)?;
+            Ok(i + 3)
+        }
+        Row::Number { pid, value } => {
+            stmt.raw_bind_parameter(i, pid)?;
+            stmt.raw_bind_parameter(i + 1, value)?;
+            Ok(i + 2)
+        }
+        Row::Quantity { pid, value, system, code } => {
+            stmt.raw_bind_parameter(i, pid)?;
+            stmt.raw_bind_parameter(i + 1, code.as_str())?;
+            stmt.raw_bind_parameter(i + 2, system.as_str())?;
+            stmt.raw_bind_parameter(i + 3, value)?;
+            Ok(i + 4)
+        }
+        Row::Reference { pid, target_type, target_id, version, url } => {
+            stmt.raw_bind_parameter(i, pid)?;
+            stmt.raw_bind_parameter(i + 1, opt(target_type))?;
+            stmt.raw_bind_parameter(i + 2, opt(target_id))?;
+            stmt.raw_bind_parameter(i + 3, opt(version))?;
+            stmt.raw_bind_parameter(i + 4, opt(url))?;
+            Ok(i + 5)
+        }
+        Row::Uri { pid, uri } => {
+            stmt.raw_bind_parameter(i, pid)?;
+            stmt.raw_bind_parameter(i + 1, uri.as_str())?;
+            Ok(i + 2)
+        }
+    }
+}
+
+/// Writes index rows of a resource: one multi-row INSERT per table (in
+/// chunks of up to 16 rows), which costs far less than a statement per row.
+/// Values are bound in place (no copies); the SQL texts are built once.
+pub(crate) fn insert_rows(conn: &Connection, rid: i64, rows: &[Row]) -> Result<()> {
+    let mut per: [Vec<&Row>; 7] = Default::default();
+    for row in rows {
+        per[table_of(row)].push(row);
+    }
+    for (t, rs) in per.iter().enumerate() {
+        for chunk in rs.chunks(CHUNK) {
+            let mut stmt = conn.prepare_cached(insert_sql(t, chunk.len()))?;
+            let mut i = 1;
+            for row in chunk {
+                i = bind_row(&mut stmt, i, rid, row)?;
+            }
+            stmt.raw_execute()?;
         }
     }
     Ok(())
-}
-
-/// Sets `id`, `meta.versionId` and `meta.lastUpdated`, keeping `resourceType`,
-/// `id` and `meta` first as FHIR examples do.
-fn stamp(resource: &mut Value, id: &str, version: u64, ts: Instant) {
-    let Value::Object(obj) = resource else { return };
-    let old = std::mem::take(obj);
-    let mut meta = match old.get("meta") {
-        Some(Value::Object(m)) => m.clone(),
-        _ => Map::new(),
-    };
-    meta.insert("versionId".into(), Value::String(version.to_string()));
-    meta.insert("lastUpdated".into(), Value::String(ts.to_fhir()));
-    let mut out = Map::with_capacity(old.len() + 2);
-    if let Some(rt) = old.get("resourceType") {
-        out.insert("resourceType".into(), rt.clone());
-    }
-    out.insert("id".into(), Value::String(id.to_string()));
-    out.insert("meta".into(), Value::Object(meta));
-    for (k, v) in old {
-        if k != "resourceType" && k != "id" && k != "meta" {
-            out.insert(k, v);
-        }
-    }
-    *obj = out;
-}
-
-/// A hash of the content that matters for "unchanged": everything except the
-/// server-maintained `meta.versionId` and `meta.lastUpdated`.
-fn content_hash(resource: &Value, id: &str) -> [u8; 16] {
-    let mut hasher = blake3::Hasher::new();
-    if let Value::Object(obj) = resource {
-        // Top-level order does not matter (stamping reorders keys).
-        let mut keys: Vec<&String> = obj.keys().filter(|k| *k != "id").collect();
-        keys.sort();
-        for k in keys {
-            let v = &obj[k.as_str()];
-            if k == "meta" {
-                let Value::Object(m) = v else { continue };
-                let rest: Vec<_> = m.iter().filter(|(mk, _)| *mk != "versionId" && *mk != "lastUpdated").collect();
-                if rest.is_empty() {
-                    continue;
-                }
-                hasher.update(b"meta\0");
-                for (mk, mv) in rest {
-                    hasher.update(mk.as_bytes());
-                    hasher.update(mv.to_string().as_bytes());
-                }
-            } else {
-                hasher.update(k.as_bytes());
-                hasher.update(b"\0");
-                hasher.update(v.to_string().as_bytes());
-            }
-            hasher.update(b"\0");
-        }
-    }
-    hasher.update(id.as_bytes());
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
-    out
-}
-
-fn check_object(resource: &Value, ty: &str) -> Result<()> {
-    match resource.get("resourceType").and_then(Value::as_str) {
-        Some(t) if t == ty => Ok(()),
-        Some(t) => Err(Error::InvalidResource(format!("resourceType '{t}' does not match '{ty}'"))),
-        None => Err(Error::InvalidResource("not a FHIR resource object".into())),
-    }
 }
 
 impl StoreTx for SqliteTx<'_> {
@@ -250,7 +304,7 @@ impl StoreTx for SqliteTx<'_> {
     fn create(&mut self, resource_type: &str, resource: Value) -> Result<Stored> {
         check_object(&resource, resource_type)?;
         let id = uuid::Uuid::new_v4().to_string();
-        let hash = content_hash(&resource, &id);
+        let hash = content_hash(&resource, &id)?;
         self.write(resource_type, &id, None, resource, hash)
     }
 
@@ -267,19 +321,8 @@ impl StoreTx for SqliteTx<'_> {
             return Err(Error::InvalidResource(format!("invalid id '{id}'")));
         }
         let tid = self.types.id(resource_type)?;
-        let existing = self.current(tid, id)?;
-        if let Some(expected) = if_match {
-            let current = existing.as_ref().filter(|c| !c.deleted).map(|c| c.version as u64).unwrap_or(0);
-            if current != expected {
-                return Err(Error::VersionConflict {
-                    resource_type: resource_type.into(),
-                    id: id.into(),
-                    expected,
-                    current,
-                });
-            }
-        }
-        let hash = content_hash(&resource, id);
+        let existing = self.current_matching(resource_type, tid, id, if_match)?;
+        let hash = content_hash(&resource, id)?;
         if let Some(c) = &existing
             && skip_unchanged
             && !c.deleted
@@ -309,23 +352,29 @@ impl StoreTx for SqliteTx<'_> {
         out
     }
 
+    fn put_prepared(&mut self, p: &Prepared, if_match: Option<u64>, skip_unchanged: bool) -> Result<Written> {
+        let tid = self.types.id(&p.resource_type)?;
+        let existing = self.current_matching(&p.resource_type, tid, &p.id, if_match)?;
+        if let Some(c) = &existing
+            && skip_unchanged
+            && !c.deleted
+            && c.hash == p.hash
+        {
+            return Ok(Written { version: c.version as u64, created: false, unchanged: true });
+        }
+        let version = existing.as_ref().map(|c| c.version + 1).unwrap_or(1);
+        let text = p.body(version as u64, Instant(self.ts));
+        let w = self.write_version(tid, &p.id, existing.as_ref(), version, &p.hash, &text, &p.index)?;
+        Ok(Written { version: w.version as u64, created: w.method == Method::Create, unchanged: false })
+    }
+
     fn delete(&mut self, resource_type: &str, id: &str, if_match: Option<u64>) -> Result<Option<Stored>> {
         let tid = self.types.id(resource_type)?;
-        let existing = self.current(tid, id)?;
-        if let Some(expected) = if_match {
-            let current = existing.as_ref().filter(|c| !c.deleted).map(|c| c.version as u64).unwrap_or(0);
-            if current != expected {
-                return Err(Error::VersionConflict {
-                    resource_type: resource_type.into(),
-                    id: id.into(),
-                    expected,
-                    current,
-                });
-            }
-        }
+        let existing = self.current_matching(resource_type, tid, id, if_match)?;
         let Some(c) = existing.filter(|c| !c.deleted) else { return Ok(None) };
         let version = c.version + 1;
-        let seq = self.insert_version(c.rid, tid, version, Method::Delete, None)?;
+        let seq = self.take_seq()?;
+        self.insert_version(seq, c.rid, tid, version, Method::Delete, None)?;
         self.conn
             .prepare_cached("UPDATE resources SET version = ?2, seq = ?3, ts = ?4, deleted = 1 WHERE rid = ?1")?
             .execute(params![c.rid, version, seq, self.ts])?;
@@ -345,34 +394,5 @@ impl StoreTx for SqliteTx<'_> {
 
     fn find(&mut self, resource_type: &str, conditions: &[Condition], limit: usize) -> Result<Vec<String>> {
         super::search::find_ids(self.conn, self.types, resource_type, conditions, limit)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn stamp_orders_keys_and_keeps_meta() {
-        let mut r = json!({"name": [], "resourceType": "Patient", "meta": {"profile": ["x"]}});
-        stamp(&mut r, "a", 2, Instant(0));
-        assert_eq!(
-            r.to_string(),
-            r#"{"resourceType":"Patient","id":"a","meta":{"profile":["x"],"versionId":"2","lastUpdated":"1970-01-01T00:00:00.000000Z"},"name":[]}"#
-        );
-    }
-
-    #[test]
-    fn hash_ignores_server_meta() {
-        let a = json!({"resourceType": "Patient", "gender": "male"});
-        let mut b = a.clone();
-        stamp(&mut b, "x", 7, Instant(99));
-        assert_eq!(content_hash(&a, "x"), content_hash(&b, "x"));
-        assert_ne!(content_hash(&a, "x"), content_hash(&a, "y"));
-        let c = json!({"resourceType": "Patient", "gender": "female"});
-        assert_ne!(content_hash(&a, "x"), content_hash(&c, "x"));
-        let d = json!({"resourceType": "Patient", "gender": "male", "meta": {"profile": ["p"]}});
-        assert_ne!(content_hash(&a, "x"), content_hash(&d, "x"));
     }
 }
