@@ -232,7 +232,7 @@ fn jp_core_view_library_runs_on_sample() {
 
 #[cfg(feature = "sql")]
 fn sql_over_library(out: &Path, n_views: usize) {
-    let mut sql = SqlSession::new().expect("session");
+    let sql = SqlSession::new();
     let tables = sql.register_parquet_dir(out).expect("register");
     assert_eq!(tables.len(), n_views);
     let r = sql

@@ -1,8 +1,8 @@
 //! Benchmark driver for SQL-on-FHIR views and SQL over Parquet.
 //!
-//! `medtwin-bench-views view VIEW.json FILE.ndjson [THREADS]` runs a view
-//! over an NDJSON file (parse + evaluate + Arrow batches, output discarded)
-//! and prints resources/s; `sql PARQUET_DIR ROWS` writes a ROWS-row Parquet
+//! `medtwin-bench-views view VIEW.json FILE.ndjson THREADS [OUT.csv]` runs a
+//! view over an NDJSON file (parse + evaluate + Arrow batches; discarded, or
+//! written as CSV to OUT.csv) and prints resources/s of wall and CPU time; `sql PARQUET_DIR ROWS` writes a ROWS-row Parquet
 //! table and times a `count(*) ... GROUP BY` over it.
 
 #[cfg(feature = "sql")]
@@ -11,15 +11,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use analytics::view::{RunOptions, ViewDefinition};
+use analytics::view::{BatchWriter, Format, RunOptions, ViewDefinition};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let r = match args.get(1).map(String::as_str) {
-        Some("view") if args.len() >= 4 => view(&args[2], &args[3], args.get(4).and_then(|t| t.parse().ok())),
+        Some("view") if args.len() >= 4 => {
+            view(&args[2], &args[3], args.get(4).and_then(|t| t.parse().ok()), args.get(5).map(String::as_str))
+        }
         #[cfg(feature = "sql")]
         Some("sql") if args.len() >= 4 => sql(Path::new(&args[2]), args[3].parse().unwrap_or(10_000_000)),
-        _ => Err("usage: medtwin-bench-views view VIEW.json FILE.ndjson [THREADS] | sql DIR ROWS".into()),
+        _ => Err("usage: medtwin-bench-views view VIEW.json FILE.ndjson THREADS [OUT.csv] | sql DIR ROWS".into()),
     };
     if let Err(e) = r {
         eprintln!("error: {e}");
@@ -27,30 +29,59 @@ fn main() {
     }
 }
 
-fn view(view: &str, file: &str, threads: Option<usize>) -> Result<(), String> {
+fn view(view: &str, file: &str, threads: Option<usize>, csv_out: Option<&str>) -> Result<(), String> {
     let text = std::fs::read_to_string(view).map_err(|e| e.to_string())?;
     let v = ViewDefinition::from_json_str(&text).map_err(|e| e.to_string())?;
     if let Some(t) = threads {
         rayon_threads(t)?;
     }
     let t0 = Instant::now();
+    let c0 = cpu_seconds();
     let mut rows = 0usize;
+    // With an output path, the rows are written as CSV (as `medtwin view run --format csv` does).
+    let mut csv = match csv_out {
+        Some(p) => {
+            let f = std::fs::File::create(p).map_err(|e| format!("{p}: {e}"))?;
+            Some(BatchWriter::new(Format::Csv, v.schema(), std::io::BufWriter::with_capacity(1 << 20, f)).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
     let stats = v
         .run_ndjson_files(&[file], RunOptions::default(), |b| {
             rows += b.num_rows();
-            Ok(())
+            match &mut csv {
+                Some(w) => w.write(&b),
+                None => Ok(()),
+            }
         })
         .map_err(|e| e.to_string())?;
+    if let Some(w) = csv {
+        std::io::Write::flush(&mut w.finish().map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    }
     let secs = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - c0;
     println!(
-        "{{\"view\": \"{}\", \"resources\": {}, \"rows\": {}, \"seconds\": {:.3}, \"resources_per_s\": {:.0}}}",
+        "{{\"tool\": \"{}\", \"view\": \"{}\", \"threads\": {}, \"resources\": {}, \"rows\": {}, \"seconds\": {:.3}, \"cpu_seconds\": {:.3}, \"resources_per_s\": {:.0}, \"resources_per_cpu_s\": {:.0}}}",
+        if csv_out.is_some() { "medtwin (to CSV)" } else { "medtwin (to Arrow)" },
         v.name.as_deref().unwrap_or("?"),
+        threads.unwrap_or(0),
         stats.resources,
         rows,
         secs,
-        stats.resources as f64 / secs
+        cpu,
+        stats.resources as f64 / secs,
+        stats.resources as f64 / cpu
     );
     Ok(())
+}
+
+/// User + system CPU time of this process so far (Linux `/proc/self/stat`, clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
 }
 
 fn rayon_threads(n: usize) -> Result<(), String> {
@@ -107,7 +138,7 @@ fn sql(dir: &Path, rows: usize) -> Result<(), String> {
         w.finish().map_err(|e| e.to_string())?;
         eprintln!("wrote {rows} rows to {} in {:.1}s", path.display(), t0.elapsed().as_secs_f64());
     }
-    let mut s = analytics::sql::SqlSession::new().map_err(|e| e.to_string())?;
+    let s = analytics::sql::SqlSession::new();
     s.register_parquet("observations", &path).map_err(|e| e.to_string())?;
     let q = "SELECT code, count(*) AS n FROM observations GROUP BY code ORDER BY n DESC";
     // One warm-up run (file metadata, page cache), then the best of three.

@@ -27,6 +27,10 @@ pub struct ViewDefinition {
     pub columns: Vec<ColumnSpec>,
     /// The JSON the view was parsed from.
     pub source: Value,
+    /// The top-level elements the view reads (`None`: all of them).
+    pub(crate) projection: Option<super::project::Projection>,
+    /// Whether the view runs on the light tree (`fast`).
+    pub(crate) fast: bool,
 }
 
 /// One `select` node.
@@ -184,7 +188,11 @@ impl ViewDefinition {
             }
             filters.push(compiled);
         }
-        Ok(ViewDefinition { name, resource, select, filters, columns: b.columns, source: value.clone() })
+        let mut view =
+            ViewDefinition { name, resource, select, filters, columns: b.columns, source: value.clone(), projection: None, fast: false };
+        view.projection = super::project::Projection::of(&view);
+        view.fast = super::fast::is_fast(&view);
+        Ok(view)
     }
 
     /// The view name, required when the view becomes a SQL table or a file.

@@ -56,6 +56,9 @@ pub enum Error {
     /// Reading or writing Parquet failed.
     #[error("parquet: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
+    /// The resource source (a store scan, a file reader) failed.
+    #[error("reading resources failed: {0}")]
+    Source(String),
     /// A SQL query failed to plan or run.
     #[error("sql: {0}")]
     Sql(String),

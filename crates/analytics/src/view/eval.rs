@@ -102,7 +102,7 @@ impl ViewDefinition {
         let mut rows: Vec<Row> = vec![vec![Cell::Null; width]];
         for s in &self.select {
             let sub = ctx.select(s, &root, 0)?;
-            rows = product(rows, sub);
+            rows = fill_product(rows, sub);
             if rows.is_empty() {
                 return Ok(());
             }
@@ -116,7 +116,7 @@ impl ViewDefinition {
 type Partial = Vec<Row>;
 
 /// The cross product of two sets of partial rows (their slots are disjoint).
-fn product(left: Partial, right: Partial) -> Partial {
+pub(crate) fn fill_product(left: Partial, right: Partial) -> Partial {
     if left.len() == 1 {
         let l = left.into_iter().next().expect("invariant: one row");
         return right
@@ -244,7 +244,7 @@ impl<'a> Ctx<'a> {
         }
         let mut rows = vec![own];
         for n in &s.select {
-            rows = product(rows, self.select(n, focus, index)?);
+            rows = fill_product(rows, self.select(n, focus, index)?);
             if rows.is_empty() {
                 return Ok(rows);
             }
@@ -254,7 +254,7 @@ impl<'a> Ctx<'a> {
             for b in &s.union_all {
                 union.extend(self.select(b, focus, index)?);
             }
-            rows = product(rows, union);
+            rows = fill_product(rows, union);
         }
         Ok(rows)
     }
@@ -285,9 +285,15 @@ impl<'a> Ctx<'a> {
 
     fn cell(&self, item: &Item<'_>, spec: &ColumnSpec, p: &CompiledPath) -> Result<Cell> {
         let v = match item {
-            Item::Boolean(b) => return coerce(Cell::Bool(*b), spec).ok_or_else(|| self.type_err(spec, p, item)),
-            Item::Integer(i) => return coerce(Cell::Int(*i), spec).ok_or_else(|| self.type_err(spec, p, item)),
-            Item::String(s) => return coerce(Cell::Str(s.to_string()), spec).ok_or_else(|| self.type_err(spec, p, item)),
+            Item::Boolean(b) => return coerce(Cell::Bool(*b), spec.kind).ok_or_else(|| self.type_err(spec, p, item)),
+            Item::Integer(i) => return coerce(Cell::Int(*i), spec.kind).ok_or_else(|| self.type_err(spec, p, item)),
+            Item::String(s) => return coerce(Cell::Str(s.to_string()), spec.kind).ok_or_else(|| self.type_err(spec, p, item)),
+            Item::Element(e) if e.value.is_some() => {
+                if let Some(c) = element_cell(e.value, e.ty) {
+                    return coerce(c, spec.kind).ok_or_else(|| self.type_err(spec, p, item));
+                }
+                item.to_json()
+            }
             other => other.to_json(),
         };
         let cell = match v {
@@ -300,7 +306,7 @@ impl<'a> Ctx<'a> {
             Value::String(s) => Cell::Str(s),
             other => Cell::Str(other.to_string()),
         };
-        coerce(cell, spec).ok_or_else(|| self.type_err(spec, p, item))
+        coerce(cell, spec.kind).ok_or_else(|| self.type_err(spec, p, item))
     }
 
     fn type_err(&self, spec: &ColumnSpec, p: &CompiledPath, item: &Item<'_>) -> Error {
@@ -314,6 +320,32 @@ impl<'a> Ctx<'a> {
             ),
         )
     }
+}
+
+/// The cell of a primitive JSON element, computed directly; the same value
+/// `Item::to_json` would give (a number is an integer when it has no
+/// fraction and fits, as FHIRPath's decimal normalisation makes it), without
+/// building intermediate values. `None` for dates and times (rendered by the
+/// FHIRPath engine) and for complex values.
+fn element_cell(value: Option<&Value>, ty: &str) -> Option<Cell> {
+    Some(match value? {
+        Value::Bool(b) => Cell::Bool(*b),
+        Value::String(s) if !matches!(ty, "date" | "dateTime" | "instant" | "time") => Cell::Str(s.clone()),
+        Value::Number(n) => number_cell(n)?,
+        _ => return None,
+    })
+}
+
+/// A JSON number as a cell, as FHIRPath's decimal normalisation gives it.
+pub(crate) fn number_cell(n: &serde_json::Number) -> Option<Cell> {
+    Some(if let Some(i) = n.as_i64() {
+        Cell::Int(i)
+    } else if let Some(u) = n.as_u64() {
+        Cell::Float(u as f64)
+    } else {
+        let f = n.as_f64()?;
+        if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 { Cell::Int(f as i64) } else { Cell::Float(f) }
+    })
 }
 
 /// Sets the `%rowIndex` columns of a forEachOrNull null row (and of its nested nodes) to 0.
@@ -331,8 +363,8 @@ fn row_index_columns(s: &Select, row: &mut Row) {
 }
 
 /// Converts a value to the column's kind; `None` when it cannot be.
-fn coerce(cell: Cell, spec: &ColumnSpec) -> Option<Cell> {
-    Some(match (spec.kind, cell) {
+pub(crate) fn coerce(cell: Cell, kind: ValueKind) -> Option<Cell> {
+    Some(match (kind, cell) {
         (_, Cell::Null) => Cell::Null,
         (ValueKind::String, Cell::Str(s)) => Cell::Str(s),
         (ValueKind::String, Cell::Bool(b)) => Cell::Str(b.to_string()),

@@ -25,9 +25,13 @@ mod batch;
 mod definition;
 mod error;
 mod eval;
+mod fast;
 mod params;
 mod path;
+mod project;
 mod run;
+mod source;
+mod standard;
 mod write;
 
 pub use batch::FHIR_TYPE_KEY;
@@ -38,7 +42,10 @@ pub use error::{Error, Result};
 pub use eval::{Cell, Row};
 pub use params::{RunRequest, parse_run_parameters};
 pub use path::{CompiledPath, reference_parts};
-pub use run::{RunOptions, RunStats, ViewSink, in_patient_compartment, ndjson_files_for};
+pub use project::Projection;
+pub use run::{MultiViewSink, RunOptions, RunStats, ViewSink, in_patient_compartment, ndjson_files_for};
+pub use source::{NdjsonDir, ResourceSource, ViewTable, run_views, run_views_ndjson};
+pub use standard::{STANDARD_VIEW_SOURCES, standard, standard_view};
 pub use write::{BatchWriter, Format, read_parquet, write_batches, write_file};
 
 use std::path::{Path, PathBuf};

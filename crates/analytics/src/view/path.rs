@@ -15,6 +15,7 @@ use fhirpath::{Element, Env, Expr, Item};
 use serde_json::Value;
 
 use super::definition::Constants;
+use super::fast::Node;
 use super::error::{Error, Result};
 
 /// Variables the engine or the runner defines itself.
@@ -38,6 +39,8 @@ enum PathKind {
     ResourceKey,
     /// `[prefix.]getReferenceKey([type])` at the end of the expression.
     ReferenceKey { prefix: Option<Box<CompiledPath>>, ty: Option<String> },
+    /// `$this`: the focus itself.
+    This,
     /// A chain of plain member names (`code.coding.system`) whose every step
     /// is a known, non-choice element of the focus type: walked directly on
     /// the JSON, with the same result as the FHIRPath engine, several times faster.
@@ -85,6 +88,9 @@ impl CompiledPath {
         let rewritten = rewrite(src, loc, constants)?;
         // Fast forms: the key functions at the very end of the expression.
         let trimmed = rewritten.trim();
+        if trimmed == "$this" {
+            return Ok(CompiledPath { source: src.into(), location: loc.into(), kind: PathKind::This });
+        }
         if trimmed == "getResourceKey()" {
             return Ok(CompiledPath { source: src.into(), location: loc.into(), kind: PathKind::ResourceKey });
         }
@@ -120,6 +126,7 @@ impl CompiledPath {
     ) -> std::result::Result<Vec<Item<'a>>, fhirpath::Error> {
         match &self.kind {
             PathKind::Fhirpath(e) => e.evaluate_on(focus, resource, env),
+            PathKind::This => Ok(vec![focus.clone()]),
             PathKind::Members(steps) => {
                 let Item::Element(Element { value: Some(root), .. }) = focus else { return Ok(Vec::new()) };
                 let mut cur: Vec<&'a Value> = vec![*root];
@@ -127,6 +134,19 @@ impl CompiledPath {
                 for step in steps {
                     match step {
                         Step::First => cur.truncate(1),
+                        Step::Extension(url) => {
+                            ty = "Extension";
+                            let mut next = Vec::new();
+                            for v in cur {
+                                let matches = |x: &&Value| x.get("url").and_then(Value::as_str) == Some(url.as_str());
+                                match v.get("extension") {
+                                    Some(Value::Array(a)) => next.extend(a.iter().filter(|x| !x.is_null()).filter(matches)),
+                                    Some(Value::Null) | None => {}
+                                    Some(x) => next.extend(std::iter::once(x).filter(matches)),
+                                }
+                            }
+                            cur = next;
+                        }
                         Step::Key(key, t) => {
                             ty = *t;
                             let mut next = Vec::with_capacity(cur.len());
@@ -180,6 +200,8 @@ enum Step {
     Key(String, &'static str),
     /// `first()`.
     First,
+    /// `extension('url')` on an element of a complex type.
+    Extension(String),
 }
 
 /// The steps of a plain member chain (`code.coding.first().code`,
@@ -210,6 +232,21 @@ fn member_chain(src: &str, focus: &TypeHint) -> Option<Vec<Step>> {
             if t.text == "first" && text(i + 2) == Some(")") {
                 steps.push(Step::First);
                 i += 3;
+                continue;
+            }
+            // `extension('url')` on a complex element (a primitive keeps its
+            // extensions in the `_name` sibling, which this walk does not see).
+            let complex = owner.starts_with(|c: char| c.is_ascii_uppercase());
+            if t.text == "extension" && complex && text(i + 3) == Some(")") {
+                let arg = toks.get(i + 2)?;
+                let url = arg.text.strip_prefix('\'')?.strip_suffix('\'')?;
+                if arg.kind != TokKind::Str || url.contains(['\\', '\'']) {
+                    return None;
+                }
+                defs.child(owner, "extension")?;
+                steps.push(Step::Extension(url.to_string()));
+                owner = "Extension";
+                i += 4;
                 continue;
             }
             return None;
@@ -722,5 +759,164 @@ mod tests {
         assert!(is_postfix_chain("link.where(type = 'seealso').other"));
         assert!(!is_postfix_chain("a | link.other"));
         assert!(!is_postfix_chain("x or link.other"));
+    }
+}
+
+/// What a path may read: the member names it mentions, whether it may yield
+/// (or walk) its focus as a whole, and whether it reaches the whole resource
+/// through `%resource`, `%rootResource` or `%context`. Used to parse only the
+/// top-level elements a view needs; every answer errs on the side of reading more.
+#[derive(Debug, Default)]
+pub(crate) struct Reads {
+    pub(crate) names: Vec<String>,
+    pub(crate) whole_focus: bool,
+    pub(crate) whole_resource: bool,
+}
+
+/// Functions that, called on the focus itself, can return the focus (or walk all of it).
+const FOCUS_FUNCTIONS: &[&str] = &[
+    "where", "ofType", "as", "first", "last", "tail", "skip", "take", "single", "distinct", "union", "combine",
+    "intersect", "exclude", "trace", "aggregate", "descendants", "children", "repeat", "subsetOf", "supersetOf",
+];
+
+pub(crate) fn reads(src: &str, resource_type: &str) -> Reads {
+    let toks: Vec<Tok> = scan(src).into_iter().filter(|t| t.kind != TokKind::Space).collect();
+    let text = |j: Option<usize>| j.and_then(|j| toks.get(j)).map(|t| t.text.as_str());
+    let mut r = Reads::default();
+    for (i, t) in toks.iter().enumerate() {
+        let prev = text(i.checked_sub(1));
+        let next = text(Some(i + 1));
+        match t.kind {
+            TokKind::Ident => {
+                let name = t.text.trim_matches('`');
+                if prev == Some("$") {
+                    if name == "this" && next != Some(".") {
+                        r.whole_focus = true;
+                    }
+                    continue;
+                }
+                if matches!(name, "descendants" | "children") {
+                    // Walks everything below the focus, whatever the focus is.
+                    r.whole_resource = true;
+                }
+                let after_dot = prev == Some(".");
+                if !after_dot && next == Some("(") && FOCUS_FUNCTIONS.contains(&name) {
+                    r.whole_focus = true;
+                }
+                let type_argument =
+                    prev == Some("(") && matches!(text(i.checked_sub(2)), Some("ofType" | "as" | "is" | "getReferenceKey"));
+                if !after_dot && !type_argument && name == resource_type && next != Some(".") {
+                    r.whole_focus = true;
+                }
+                r.names.push(name.to_string());
+            }
+            TokKind::Var => {
+                let v = t.text[1..].trim_matches('`');
+                if matches!(v, "resource" | "rootResource" | "context") && next != Some(".") {
+                    r.whole_resource = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    r
+}
+
+
+/// A value in the fast evaluation over [`Node`]s: an element with its FHIR
+/// type, or a computed string (a reference key).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FastItem<'n, 'a> {
+    Node(&'n Node<'a>, &'static str),
+    Str(&'n str),
+}
+
+impl CompiledPath {
+    /// The FHIR type this path yields when it can run on [`Node`]s (a member
+    /// chain, `$this`, a key function); `None` when it needs the FHIRPath
+    /// engine or its type is unknown. `focus` is the type of the focus.
+    pub(crate) fn fast_type(&self, focus: &'static str) -> Option<&'static str> {
+        match &self.kind {
+            PathKind::Fhirpath(_) => None,
+            PathKind::This => (!focus.is_empty()).then_some(focus),
+            PathKind::ResourceKey => Some("id"),
+            PathKind::ReferenceKey { prefix, .. } => match prefix {
+                None => Some("string"),
+                Some(p) => p.fast_type(focus).map(|_| "string"),
+            },
+            PathKind::Members(steps) => {
+                let mut ty = "";
+                for s in steps {
+                    match s {
+                        Step::First => {}
+                        Step::Extension(_) => ty = "Extension",
+                        Step::Key(_, t) => ty = t,
+                    }
+                }
+                (!ty.is_empty()).then_some(ty)
+            }
+        }
+    }
+
+    /// Evaluates a fast path (see [`CompiledPath::fast_type`]) on a node;
+    /// `None` for a path that needs the FHIRPath engine.
+    pub(crate) fn evaluate_node<'n, 'a>(&self, focus: FastItem<'n, 'a>) -> Option<Vec<FastItem<'n, 'a>>> {
+        match &self.kind {
+            PathKind::Fhirpath(_) => None,
+            PathKind::This => Some(vec![focus]),
+            PathKind::ResourceKey => Some(match focus {
+                FastItem::Node(n, _) => n.get("id").map(|id| vec![FastItem::Node(id, "id")]).unwrap_or_default(),
+                FastItem::Str(_) => Vec::new(),
+            }),
+            PathKind::ReferenceKey { prefix, ty } => {
+                let refs = match prefix {
+                    Some(p) => p.evaluate_node(focus)?,
+                    None => vec![focus],
+                };
+                let mut out = Vec::new();
+                for r in refs {
+                    if let FastItem::Node(n, _) = r {
+                        if let Some((t, id)) = n.get("reference").and_then(Node::as_str).and_then(reference_parts) {
+                            if ty.as_deref().is_none_or(|want| want == t) {
+                                out.push(FastItem::Str(id));
+                            }
+                        }
+                    }
+                }
+                Some(out)
+            }
+            PathKind::Members(steps) => {
+                let FastItem::Node(root, _) = focus else { return Some(Vec::new()) };
+                let mut cur: Vec<&'n Node<'a>> = vec![root];
+                let mut ty = "";
+                for step in steps {
+                    let (key, url) = match step {
+                        Step::First => {
+                            cur.truncate(1);
+                            continue;
+                        }
+                        Step::Key(key, t) => {
+                            ty = t;
+                            (key.as_str(), None)
+                        }
+                        Step::Extension(url) => {
+                            ty = "Extension";
+                            ("extension", Some(url.as_str()))
+                        }
+                    };
+                    let keep = |x: &&'n Node<'a>| url.is_none_or(|u| x.get("url").and_then(Node::as_str) == Some(u));
+                    let mut next = Vec::with_capacity(cur.len());
+                    for v in cur {
+                        match v.get(key) {
+                            Some(Node::Arr(a)) => next.extend(a.iter().filter(|x| !matches!(x, Node::Null)).filter(keep)),
+                            Some(Node::Null) | None => {}
+                            Some(x) => next.extend(std::iter::once(x).filter(keep)),
+                        }
+                    }
+                    cur = next;
+                }
+                Some(cur.into_iter().map(|v| FastItem::Node(v, ty)).collect())
+            }
+        }
     }
 }

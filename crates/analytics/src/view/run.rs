@@ -15,6 +15,8 @@ use super::definition::ViewDefinition;
 use super::error::{Error, Result};
 use super::eval::{Row, RowEnvs};
 use super::path::reference_parts;
+use super::fast::{Node, parse_node};
+use super::project::{Projection, parse_resource};
 
 /// Options for a run.
 #[derive(Debug, Clone)]
@@ -61,104 +63,257 @@ pub struct RunStats {
 /// assert_eq!(batches[0].num_rows(), 1);
 /// ```
 pub struct ViewSink<'v, F: FnMut(RecordBatch) -> Result<()>> {
-    view: &'v ViewDefinition,
-    opts: RunOptions,
-    since: Option<fhirpath::DateTimeVal>,
-    buffer: Vec<(u64, String)>,
+    core: Core<'v>,
     emit: F,
-    stats: RunStats,
-    done: bool,
-    source_name: String,
 }
 
 impl<'v, F: FnMut(RecordBatch) -> Result<()>> ViewSink<'v, F> {
     /// A sink for `view` that passes each batch to `emit`.
     pub fn new(view: &'v ViewDefinition, opts: RunOptions, emit: F) -> ViewSink<'v, F> {
-        let since = opts.since.as_deref().and_then(fhirpath::DateTimeVal::parse_datetime);
-        ViewSink { view, opts, since, buffer: Vec::new(), emit, stats: RunStats::default(), done: false, source_name: "input".into() }
+        ViewSink { core: Core::new(vec![view], opts), emit }
     }
 
     /// Names the input in error messages (e.g. a file name).
     pub fn set_source_name(&mut self, name: impl Into<String>) {
-        self.source_name = name.into();
+        self.core.source_name = name.into();
     }
 
     /// Whether the row limit has been reached (further input is ignored).
     pub fn is_done(&self) -> bool {
-        self.done
+        self.core.all_done()
     }
 
     /// Adds one resource as JSON text.
     pub fn push(&mut self, json: String) -> Result<()> {
-        if self.done {
-            return Ok(());
-        }
-        self.stats.resources += 1;
-        self.buffer.push((self.stats.resources, json));
-        if self.buffer.len() >= self.opts.chunk_size.max(1) {
-            self.flush()?;
+        if let Some(out) = self.core.push(json)? {
+            self.emit_all(out)?;
         }
         Ok(())
     }
 
     /// Processes what is buffered and returns the counters.
     pub fn finish(mut self) -> Result<RunStats> {
-        self.flush()?;
-        Ok(self.stats)
+        let out = self.core.flush()?;
+        self.emit_all(out)?;
+        Ok(self.core.stats[0])
     }
 
-    fn flush(&mut self) -> Result<()> {
-        if self.buffer.is_empty() || self.done {
+    fn emit_all(&mut self, out: Vec<Vec<RecordBatch>>) -> Result<()> {
+        for b in out.into_iter().flatten() {
+            (self.emit)(b)?;
+        }
+        Ok(())
+    }
+}
+
+/// Several views over the same resource type, fed together: each resource
+/// is parsed once and evaluated by every view. Batches are collected per view.
+pub struct MultiViewSink<'v> {
+    core: Core<'v>,
+    batches: Vec<Vec<RecordBatch>>,
+}
+
+impl<'v> MultiViewSink<'v> {
+    /// A sink for `views` (usually all of one resource type; resources of
+    /// other types yield no rows). `opts` apply to each view separately.
+    pub fn new(views: Vec<&'v ViewDefinition>, opts: RunOptions) -> MultiViewSink<'v> {
+        let n = views.len();
+        MultiViewSink { core: Core::new(views, opts), batches: vec![Vec::new(); n] }
+    }
+
+    /// Names the input in error messages (e.g. a file name).
+    pub fn set_source_name(&mut self, name: impl Into<String>) {
+        self.core.source_name = name.into();
+    }
+
+    /// Whether every view has reached the row limit.
+    pub fn is_done(&self) -> bool {
+        self.core.all_done()
+    }
+
+    /// Adds one resource as JSON text.
+    pub fn push(&mut self, json: String) -> Result<()> {
+        if let Some(out) = self.core.push(json)? {
+            self.keep(out);
+        }
+        Ok(())
+    }
+
+    /// Processes what is buffered and returns, per view in the order given,
+    /// its batches and counters.
+    pub fn finish(mut self) -> Result<Vec<(Vec<RecordBatch>, RunStats)>> {
+        let out = self.core.flush()?;
+        self.keep(out);
+        Ok(self.batches.into_iter().zip(self.core.stats).collect())
+    }
+
+    fn keep(&mut self, out: Vec<Vec<RecordBatch>>) {
+        for (all, new) in self.batches.iter_mut().zip(out) {
+            all.extend(new);
+        }
+    }
+}
+
+/// The shared engine of the sinks: buffering, parallel parse and
+/// evaluation, filters and limits.
+struct Core<'v> {
+    views: Vec<&'v ViewDefinition>,
+    opts: RunOptions,
+    since: Option<fhirpath::DateTimeVal>,
+    buffer: Vec<(u64, String)>,
+    resources: u64,
+    stats: Vec<RunStats>,
+    done: Vec<bool>,
+    source_name: String,
+}
+
+impl<'v> Core<'v> {
+    fn new(views: Vec<&'v ViewDefinition>, opts: RunOptions) -> Core<'v> {
+        let since = opts.since.as_deref().and_then(fhirpath::DateTimeVal::parse_datetime);
+        let n = views.len();
+        Core {
+            views,
+            opts,
+            since,
+            buffer: Vec::new(),
+            resources: 0,
+            stats: vec![RunStats::default(); n],
+            done: vec![false; n],
+            source_name: "input".into(),
+        }
+    }
+
+    fn all_done(&self) -> bool {
+        self.done.iter().all(|d| *d)
+    }
+
+    fn push(&mut self, json: String) -> Result<Option<Vec<Vec<RecordBatch>>>> {
+        if self.all_done() {
+            return Ok(None);
+        }
+        self.resources += 1;
+        for s in &mut self.stats {
+            s.resources += 1;
+        }
+        self.buffer.push((self.resources, json));
+        if self.buffer.len() >= self.opts.chunk_size.max(1) {
+            return self.flush().map(Some);
+        }
+        Ok(None)
+    }
+
+    /// Evaluates the buffer; returns the new batches per view.
+    fn flush(&mut self) -> Result<Vec<Vec<RecordBatch>>> {
+        let n = self.views.len();
+        let mut out = vec![Vec::new(); n];
+        if self.buffer.is_empty() || self.all_done() {
             self.buffer.clear();
-            return Ok(());
+            return Ok(out);
         }
         let buffer = std::mem::take(&mut self.buffer);
-        let view = self.view;
+        let views = &self.views;
+        let done = &self.done;
         let patient = self.opts.patient.as_deref();
         let since = self.since.as_ref();
         let source = self.source_name.as_str();
+        // Parse only the elements some view reads; the patient filter looks
+        // at every reference, so it needs the whole resource.
+        let projection = if patient.is_some() {
+            None
+        } else {
+            union_projection(views).map(|p| if since.is_some() { p.with("meta") } else { p })
+        };
+        // The light tree serves when every view can use it (and the patient
+        // filter, which needs the whole resource, is off).
+        let fast = patient.is_none() && views.iter().all(|v| v.fast);
         // Small fixed pieces: enough to balance two to many cores, large
         // enough that per-piece overhead (environments, batch building) is noise.
         let piece = (buffer.len() / (4 * rayon::current_num_threads())).clamp(64, 2048);
-        let pieces: Vec<Result<Vec<Row>>> = buffer
+        let pieces: Vec<Result<Vec<Vec<Row>>>> = buffer
             .par_chunks(piece)
             .map(|chunk| {
                 let envs = RowEnvs::new();
-                let mut rows = Vec::new();
+                let mut rows: Vec<Vec<Row>> = vec![Vec::new(); views.len()];
                 for (n, text) in chunk {
-                    let resource: Value = serde_json::from_str(text).map_err(|e| Error::InvalidResource {
+                    let invalid = |e: serde_json::Error| Error::InvalidResource {
                         source_name: format!("{source}:{n}"),
                         message: e.to_string(),
-                    })?;
+                    };
+                    if fast {
+                        let node = parse_node(text, projection.as_ref()).map_err(invalid)?;
+                        if !keep_node(&node, since) {
+                            continue;
+                        }
+                        let mut full: Option<Value> = None;
+                        for (v, view) in views.iter().enumerate() {
+                            if done[v] || view.fast_rows_into(&node, &mut rows[v]).is_ok() {
+                                continue;
+                            }
+                            // An unusual resource: the general path gives its rows or its error.
+                            if full.is_none() {
+                                full = Some(serde_json::from_str(text).map_err(invalid)?);
+                            }
+                            if let Some(value) = &full {
+                                view.rows_into(value, &envs, &mut rows[v])?;
+                            }
+                        }
+                        continue;
+                    }
+                    let resource: Value = parse_resource(text, projection.as_ref()).map_err(invalid)?;
                     if !keep(&resource, patient, since) {
                         continue;
                     }
-                    view.rows_into(&resource, &envs, &mut rows)?;
+                    for (v, view) in views.iter().enumerate() {
+                        if !done[v] {
+                            view.rows_into(&resource, &envs, &mut rows[v])?;
+                        }
+                    }
                 }
                 Ok(rows)
             })
             .collect();
-        let mut rows: Vec<Row> = Vec::new();
+        let mut rows: Vec<Vec<Row>> = vec![Vec::new(); n];
         for p in pieces {
-            rows.extend(p?);
-        }
-        if let Some(limit) = self.opts.limit {
-            let left = limit.saturating_sub(self.stats.rows as usize);
-            if rows.len() >= left {
-                rows.truncate(left);
-                self.done = true;
+            for (all, new) in rows.iter_mut().zip(p?) {
+                all.extend(new);
             }
         }
-        if rows.is_empty() {
-            return Ok(());
+        for (v, mut rows) in rows.into_iter().enumerate() {
+            if self.done[v] {
+                continue;
+            }
+            if let Some(limit) = self.opts.limit {
+                let left = limit.saturating_sub(self.stats[v].rows as usize);
+                if rows.len() >= left {
+                    rows.truncate(left);
+                    self.done[v] = true;
+                }
+            }
+            if rows.is_empty() {
+                continue;
+            }
+            self.stats[v].rows += rows.len() as u64;
+            let view = self.views[v];
+            let batches: Vec<Result<RecordBatch>> = rows.par_chunks(8192).map(|r| view.to_batch(r)).collect();
+            for b in batches {
+                out[v].push(b?);
+            }
         }
-        self.stats.rows += rows.len() as u64;
-        let batches: Vec<Result<RecordBatch>> = rows.par_chunks(8192).map(|r| view.to_batch(r)).collect();
-        for b in batches {
-            (self.emit)(b?)?;
-        }
-        Ok(())
+        Ok(out)
     }
+}
+
+/// The projection that serves every view (none if one view needs all elements).
+fn union_projection(views: &[&ViewDefinition]) -> Option<Projection> {
+    let mut out: Option<Projection> = None;
+    for v in views {
+        let p = v.projection.as_ref()?;
+        out = Some(match out {
+            None => p.clone(),
+            Some(o) => o.union(p),
+        });
+    }
+    out
 }
 
 /// Whether a resource passes the `patient` and `_since` filters.
@@ -177,6 +332,17 @@ fn keep(resource: &Value, patient: Option<&str>, since: Option<&fhirpath::DateTi
         None => true,
         Some(pid) => in_patient_compartment(resource, pid),
     }
+}
+
+/// [`keep`] on the light tree, without a patient filter.
+fn keep_node(resource: &Node<'_>, since: Option<&fhirpath::DateTimeVal>) -> bool {
+    let Some(since) = since else { return true };
+    let updated = resource
+        .get("meta")
+        .and_then(|m| m.get("lastUpdated"))
+        .and_then(Node::as_str)
+        .and_then(fhirpath::DateTimeVal::parse_datetime);
+    matches!(updated, Some(u) if u.compare(since, fhirpath::Kind::DateTime) != Some(std::cmp::Ordering::Less))
 }
 
 /// `Patient/<pid>` itself, or a resource with a top-level reference to it

@@ -1,0 +1,324 @@
+//! The fast evaluation path: for views whose every path is a member chain,
+//! `$this` or a key function (most views in practice), resources are parsed
+//! into a light borrowed tree ([`Node`]: strings point into the input, objects
+//! are small vectors, no hashing) instead of `serde_json::Value`, and rows are
+//! computed on it directly.
+//!
+//! It gives the same rows as the general path, value for value (numbers,
+//! dates and times are converted exactly as the FHIRPath engine converts
+//! them). Whenever a resource leaves the common case (a complex value where a
+//! scalar is expected, several values in a non-collection column, a value of
+//! the wrong type), the fast path gives up on that resource with
+//! [`Fallback`] and the caller runs the general path on it, which produces
+//! the right rows or the right error.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::definition::{Iteration, Select, ValueKind, ViewDefinition};
+use super::eval::{Cell, Row, coerce, fill_product};
+use super::path::FastItem;
+use super::project::Projection;
+
+/// A parsed JSON value borrowing its strings from the input text.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Node<'a> {
+    Null,
+    Bool(bool),
+    Num(serde_json::Number),
+    Str(Cow<'a, str>),
+    Arr(Vec<Node<'a>>),
+    Obj(Vec<(Cow<'a, str>, Node<'a>)>),
+}
+
+impl<'a> Node<'a> {
+    /// The value of `key` (the last one, as `serde_json::Value` keeps it, when a key repeats).
+    pub(crate) fn get(&self, key: &str) -> Option<&Node<'a>> {
+        match self {
+            Node::Obj(m) => m.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            Node::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Gives up on one resource: the caller runs the general path on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fallback;
+
+/// Parses a resource into a [`Node`], keeping only the projected top-level elements.
+pub(crate) fn parse_node<'a>(text: &'a str, projection: Option<&Projection>) -> serde_json::Result<Node<'a>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let node = TopSeed(projection).deserialize(&mut de)?;
+    de.end()?;
+    Ok(node)
+}
+
+struct TopSeed<'p>(Option<&'p Projection>);
+
+impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
+    type Value = Node<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopSeed<'_> {
+    type Value = Node<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object (a FHIR resource)")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
+        let mut out = Vec::with_capacity(16);
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            if self.0.is_none_or(|p| p.keeps(&key.0)) {
+                out.push((key.0, map.next_value::<Node<'de>>()?));
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(Node::Obj(out))
+    }
+}
+
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        d.deserialize_str(NodeVisitor).and_then(|n| match n {
+            Node::Str(s) => Ok(Key(s)),
+            _ => Err(serde::de::Error::custom("object keys must be strings")),
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Node<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node<'de>, D::Error> {
+        d.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+    fn visit_none<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Node<'de>, E> {
+        Ok(Node::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Node<'de>, E> {
+        Ok(Node::Num(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Node<'de>, E> {
+        Ok(Node::Num(v.into()))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Node<'de>, E> {
+        serde_json::Number::from_f64(v).map(Node::Num).ok_or_else(|| E::custom("a number that is not finite"))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Owned(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(2));
+        while let Some(v) = seq.next_element::<Node<'de>>()? {
+            out.push(v);
+        }
+        Ok(Node::Arr(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
+        let mut out = Vec::with_capacity(4);
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            out.push((key.0, map.next_value::<Node<'de>>()?));
+        }
+        Ok(Node::Obj(out))
+    }
+}
+
+/// Whether `view` can run on [`Node`]s: no `where`, no `repeat`, every path
+/// fast, and every column yielding a primitive FHIR type.
+pub(crate) fn is_fast(view: &ViewDefinition) -> bool {
+    fn primitive(ty: &str) -> bool {
+        ty.starts_with(|c: char| c.is_ascii_lowercase()) && !ty.contains('.')
+    }
+    fn select_ok(s: &Select, focus: &'static str) -> bool {
+        let body_focus = match &s.iteration {
+            Iteration::Once => focus,
+            Iteration::ForEach(p) | Iteration::ForEachOrNull(p) => match p.fast_type(focus) {
+                Some(t) => t,
+                None => return false,
+            },
+            Iteration::Repeat(_) => return false,
+        };
+        s.columns.iter().all(|c| c.path.fast_type(body_focus).is_some_and(primitive))
+            && s.select.iter().chain(&s.union_all).all(|n| select_ok(n, body_focus))
+    }
+    let Some(root) = fhir::definitions::r4().type_def(&view.resource).map(|t| t.name.as_str()) else { return false };
+    view.filters.is_empty() && view.select.iter().all(|s| select_ok(s, root))
+}
+
+impl ViewDefinition {
+    /// The rows of one resource on the fast path (see [`is_fast`]).
+    pub(crate) fn fast_rows_into(&self, resource: &Node<'_>, out: &mut Vec<Row>) -> Result<(), Fallback> {
+        if resource.get("resourceType").and_then(Node::as_str) != Some(self.resource.as_str()) {
+            return Ok(());
+        }
+        let root_ty = fhir::definitions::r4().type_def(&self.resource).map(|t| t.name.as_str()).unwrap_or("");
+        let root = FastItem::Node(resource, root_ty);
+        let width = self.columns.len();
+        let mut rows: Vec<Row> = vec![vec![Cell::Null; width]];
+        for s in &self.select {
+            let sub = self.fast_select(s, root)?;
+            rows = fill_product(rows, sub);
+            if rows.is_empty() {
+                return Ok(());
+            }
+        }
+        out.extend(rows);
+        Ok(())
+    }
+
+    fn fast_select(&self, s: &Select, focus: FastItem<'_, '_>) -> Result<Vec<Row>, Fallback> {
+        match &s.iteration {
+            Iteration::Once => self.fast_body(s, focus),
+            Iteration::ForEach(p) | Iteration::ForEachOrNull(p) => {
+                let items = p.evaluate_node(focus).ok_or(Fallback)?;
+                if items.is_empty() {
+                    return Ok(if matches!(s.iteration, Iteration::ForEachOrNull(_)) {
+                        vec![vec![Cell::Null; self.columns.len()]]
+                    } else {
+                        Vec::new()
+                    });
+                }
+                let mut out = Vec::new();
+                for item in items {
+                    out.extend(self.fast_body(s, item)?);
+                }
+                Ok(out)
+            }
+            Iteration::Repeat(_) => Err(Fallback),
+        }
+    }
+
+    fn fast_body(&self, s: &Select, focus: FastItem<'_, '_>) -> Result<Vec<Row>, Fallback> {
+        let mut own = vec![Cell::Null; self.columns.len()];
+        for c in &s.columns {
+            let items = c.path.evaluate_node(focus).ok_or(Fallback)?;
+            let kind = self.columns[c.index].kind;
+            own[c.index] = if c.collection {
+                Cell::List(items.into_iter().map(|i| fast_cell(i, kind)).collect::<Result<Vec<Cell>, Fallback>>()?)
+            } else {
+                match items.as_slice() {
+                    [] => Cell::Null,
+                    [one] => fast_cell(*one, kind)?,
+                    _ => return Err(Fallback),
+                }
+            };
+        }
+        let mut rows = vec![own];
+        for n in &s.select {
+            rows = fill_product(rows, self.fast_select(n, focus)?);
+            if rows.is_empty() {
+                return Ok(rows);
+            }
+        }
+        if !s.union_all.is_empty() {
+            let mut union = Vec::new();
+            for b in &s.union_all {
+                union.extend(self.fast_select(b, focus)?);
+            }
+            rows = fill_product(rows, union);
+        }
+        Ok(rows)
+    }
+}
+
+/// A cell from a fast item, converted as `Item::to_json` and the general
+/// path convert it.
+fn fast_cell(item: FastItem<'_, '_>, kind: ValueKind) -> Result<Cell, Fallback> {
+    let cell = match item {
+        FastItem::Str(s) => Cell::Str(s.to_string()),
+        FastItem::Node(n, ty) => match n {
+            Node::Bool(b) => Cell::Bool(*b),
+            Node::Num(n) => super::eval::number_cell(n).ok_or(Fallback)?,
+            Node::Str(s) => Cell::Str(temporal(s, ty)),
+            Node::Null | Node::Arr(_) | Node::Obj(_) => return Err(Fallback),
+        },
+    };
+    coerce(cell, kind).ok_or(Fallback)
+}
+
+/// Dates and times as the FHIRPath engine renders them (it normalises what
+/// it can parse and keeps the rest as written).
+fn temporal(s: &str, ty: &str) -> String {
+    use fhirpath::{DateTimeVal, Kind};
+    let parsed = match ty {
+        "date" => DateTimeVal::parse_date(s).map(|d| d.render(Kind::Date)),
+        "dateTime" | "instant" => DateTimeVal::parse_datetime(s).map(|d| d.render(Kind::DateTime)),
+        "time" => DateTimeVal::parse_time(s).map(|d| d.render(Kind::Time)),
+        _ => None,
+    };
+    parsed.unwrap_or_else(|| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nodes_borrow_strings_and_keep_numbers_exact() {
+        let text = r#"{"a":"plain","b":"esc\"aped","n":[1,-2,1.50,18446744073709551615,1e400],"o":{"k":null},"a":"last"}"#;
+        let err = parse_node(text, None).expect_err("1e400 is not a finite number");
+        assert!(err.to_string().contains("number"), "{err}");
+        let text = text.replace(",1e400", "");
+        let n = parse_node(&text, None).expect("parse");
+        assert!(matches!(n.get("a"), Some(Node::Str(Cow::Borrowed("last")))));
+        assert!(matches!(n.get("b"), Some(Node::Str(Cow::Owned(s))) if s == "esc\"aped"));
+        let Some(Node::Arr(nums)) = n.get("n") else { panic!("array") };
+        let v: serde_json::Value = serde_json::from_str(&text).expect("value");
+        for (node, val) in nums.iter().zip(v["n"].as_array().expect("array")) {
+            assert_eq!(node, &Node::Num(val.as_number().expect("number").clone()));
+        }
+        assert_eq!(n.get("o").and_then(|o| o.get("k")), Some(&Node::Null));
+    }
+
+    #[test]
+    fn views_qualify_for_the_fast_path_only_when_every_path_is_simple() {
+        let fast = |v: serde_json::Value| is_fast(&ViewDefinition::from_json(&v).expect("view"));
+        let base = |select: serde_json::Value| json!({"resourceType": "ViewDefinition", "resource": "Patient", "select": select});
+        assert!(fast(base(json!([{"column": [{"name": "id", "path": "getResourceKey()"}, {"name": "b", "path": "birthDate"}]},
+            {"forEach": "name", "column": [{"name": "f", "path": "family"}],
+             "select": [{"forEachOrNull": "given", "column": [{"name": "g", "path": "$this"}]}]},
+            {"forEach": "address", "column": [{"name": "m", "path": "extension('http://x').value.ofType(code)"}]},
+            {"column": [{"name": "org", "path": "managingOrganization.getReferenceKey(Organization)"}]}]))));
+        assert!(!fast(base(json!([{"column": [{"name": "n", "path": "name"}]}]))), "a complex column");
+        assert!(!fast(base(json!([{"forEach": "name", "column": [{"name": "n", "path": "$this"}]}]))), "a complex $this");
+        assert!(!fast(base(json!([{"column": [{"name": "n", "path": "name.family.join(',')"}]}]))), "a function");
+        assert!(!fast(base(json!([{"column": [{"name": "i", "path": "%rowIndex"}]}]))), "a variable");
+        let mut w = base(json!([{"column": [{"name": "id", "path": "id"}]}]));
+        w["where"] = json!([{"path": "active"}]);
+        assert!(!fast(w), "a where clause");
+    }
+}
