@@ -1,26 +1,17 @@
 //! Geography: the 構想区域 (regional planning zones) with their 2020 populations,
 //! 三重県's municipalities, the MHLW acute-care outflow rates between zones, and
-//! the 全国地方公共団体コード check digit. Data are the vendored CSVs in `data/`.
+//! the 全国地方公共団体コード check digit. Data are the vendored CSVs of the `areas` crate.
 
 use crate::{Error, Region, Result};
 
-const AREA_BASIC: &str = include_str!("../data/area_basic.csv");
-const MIE_MUNIS: &str = include_str!("../data/mie_area_municipalities.csv");
-const FLOW: &str = include_str!("../data/patient_flow_acute_outflow.csv");
+const AREA_BASIC: &str = areas::AREA_BASIC;
+const MIE_MUNIS: &str = areas::MIE_AREA_MUNICIPALITIES;
+const FLOW: &str = areas::PATIENT_FLOW_ACUTE_OUTFLOW;
 
 /// 2020 census populations of 三重県's 29 municipalities (令和2年国勢調査), used only
 /// as weights to place residents inside their 構想区域; the zone totals come from
 /// `area_basic.csv` (the sums agree with it within 3%, checked by a test).
-const MIE_MUNI_POPULATION: &[(&str, u32)] = &[
-    ("24201", 274_537), ("24202", 305_424), ("24203", 122_765), ("24204", 159_145),
-    ("24205", 138_613), ("24207", 195_670), ("24208", 76_387), ("24209", 16_252),
-    ("24210", 49_835), ("24211", 17_525), ("24212", 16_043), ("24214", 44_973),
-    ("24215", 46_057), ("24216", 88_766), ("24303", 5_928), ("24324", 25_661),
-    ("24341", 40_686), ("24343", 11_021), ("24344", 15_016), ("24441", 14_208),
-    ("24442", 22_445), ("24443", 8_833), ("24461", 15_167), ("24470", 7_920),
-    ("24471", 8_101), ("24472", 11_417), ("24543", 15_207), ("24561", 8_442),
-    ("24562", 10_962),
-];
+const MIE_MUNI_POPULATION: &[(&str, u32)] = areas::MIE_MUNICIPALITY_POPULATION;
 
 /// A municipality (市区町村).
 #[derive(Debug, Clone)]
