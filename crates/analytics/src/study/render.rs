@@ -190,7 +190,9 @@ fn survival_html(h: &mut String, report: &Report, r: &SurvivalReport, lang: Lang
         let _ = writeln!(h, "<figure id=\"km-{}\">{}</figure>", esc(&o.name), km_svg(o, r, lang, report.study.outputs.km_scale == "incidence"));
         let mut note = format!("{}: {}", t(lang, if matching { "adjusted_m" } else { "adjusted_w" }), fmt_hr(&o.adjusted, level));
         if let Some(p) = o.logrank_p {
-            let _ = write!(note, "; {} p = {}", t(lang, "logrank"), fmt_p(p));
+            let pv = fmt_p(p);
+            let op = if pv.starts_with('<') { "" } else { "= " };
+            let _ = write!(note, "; {} p {op}{pv}", t(lang, "logrank"));
         }
         let _ = writeln!(h, "<p class=\"note\">{note}</p>");
     }
