@@ -49,6 +49,48 @@ impl Date {
         format!("{y:04}{m:02}{d:02}")
     }
 
+    /// Appends `YYYY-MM-DD` (for years 0-9999) to a byte buffer.
+    pub fn write_iso(self, buf: &mut Vec<u8>) {
+        let (y, m, d) = self.to_ymd();
+        if !(0..=9999).contains(&y) {
+            buf.extend_from_slice(self.iso().as_bytes());
+            return;
+        }
+        let y = y as u32;
+        buf.extend_from_slice(&[
+            b'0' + (y / 1000) as u8,
+            b'0' + (y / 100 % 10) as u8,
+            b'0' + (y / 10 % 10) as u8,
+            b'0' + (y % 10) as u8,
+            b'-',
+            b'0' + (m / 10) as u8,
+            b'0' + (m % 10) as u8,
+            b'-',
+            b'0' + (d / 10) as u8,
+            b'0' + (d % 10) as u8,
+        ]);
+    }
+
+    /// Appends `YYYYMMDD` (for years 0-9999) to a byte buffer.
+    pub fn write_compact(self, buf: &mut Vec<u8>) {
+        let (y, m, d) = self.to_ymd();
+        if !(0..=9999).contains(&y) {
+            buf.extend_from_slice(self.compact().as_bytes());
+            return;
+        }
+        let y = y as u32;
+        buf.extend_from_slice(&[
+            b'0' + (y / 1000) as u8,
+            b'0' + (y / 100 % 10) as u8,
+            b'0' + (y / 10 % 10) as u8,
+            b'0' + (y % 10) as u8,
+            b'0' + (m / 10) as u8,
+            b'0' + (m % 10) as u8,
+            b'0' + (d / 10) as u8,
+            b'0' + (d % 10) as u8,
+        ]);
+    }
+
     /// Month index (`year * 12 + month - 1`).
     pub fn month_index(self) -> i32 {
         let (y, m, _) = self.to_ymd();
@@ -87,6 +129,19 @@ impl Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_writers_match_the_string_forms() {
+        for day in [-800_000, -1, 0, 1, 10_000, 19_000, 20_000, 2_000_000, 2_932_896, 2_932_897] {
+            let d = Date(day);
+            let mut b = Vec::new();
+            d.write_iso(&mut b);
+            assert_eq!(String::from_utf8(b).expect("utf8"), d.iso());
+            let mut b = Vec::new();
+            d.write_compact(&mut b);
+            assert_eq!(String::from_utf8(b).expect("utf8"), d.compact());
+        }
+    }
 
     #[test]
     fn civil_round_trip() {

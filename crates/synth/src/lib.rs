@@ -24,6 +24,7 @@ pub mod date;
 pub mod facility;
 pub mod fhir_out;
 pub mod geo;
+pub mod json;
 pub mod names;
 pub mod output;
 pub mod params;

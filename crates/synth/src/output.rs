@@ -5,7 +5,7 @@
 use crate::fhir_out::{self, TYPES};
 use crate::{sim, Config, Error, Result, World};
 use rayon::prelude::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -77,7 +77,7 @@ impl Out {
 
 /// Everything one person contributes to the outputs.
 struct Rendered {
-    fhir: Vec<(usize, String)>,
+    fhir: fhir_out::Sink,
     pci: Option<String>,
     hf: Vec<String>,
     ssmix2: Vec<(PathBuf, Vec<u8>)>,
@@ -90,10 +90,9 @@ struct Rendered {
 }
 
 fn render(w: &World, cfg: &Config, p: &sim::Person) -> Result<Rendered> {
-    let mut fhir = Vec::new();
+    let mut fhir = fhir_out::Sink::default();
     if cfg.formats.fhir {
-        let mut push = |t: usize, v: Value| fhir.push((t, v.to_string()));
-        fhir_out::person_resources(w, p, &mut push);
+        fhir_out::person_resources(w, p, &mut fhir);
     }
     let pci = match &p.pci {
         Some(t) => Some(
@@ -140,13 +139,11 @@ pub fn generate(cfg: &Config, progress: &mut dyn FnMut(Progress)) -> Result<Summ
         for t in TYPES {
             writers.push(Some(Out::create(out.join("fhir").join(format!("{t}.ndjson")))?));
         }
-        let mut lines: Vec<(usize, String)> = Vec::new();
+        let mut sink = fhir_out::Sink::default();
         for f in &w.facilities.list {
-            fhir_out::facility_resources(&w, f, &mut |t, v| lines.push((t, v.to_string())));
+            fhir_out::facility_resources(&w, f, &mut sink);
         }
-        for (t, s) in lines {
-            write_line(&mut writers, &mut counts, t, &s)?;
-        }
+        write_sink(&mut writers, &mut counts, &sink)?;
     }
     let mut pci_out = Out::create(out.join("truth_pci_cohort.ndjson"))?;
     let mut hf_out = Out::create(out.join("truth_hf_admissions.ndjson"))?;
@@ -165,9 +162,7 @@ pub fn generate(cfg: &Config, progress: &mut dyn FnMut(Progress)) -> Result<Summ
             .collect();
         for r in rendered {
             let r = r?;
-            for (t, s) in &r.fhir {
-                write_line(&mut writers, &mut counts, *t, s)?;
-            }
+            write_sink(&mut writers, &mut counts, &r.fhir)?;
             if let Some(s) = &r.pci {
                 pci_out.write(s.as_bytes())?;
                 pci_out.write(b"\n")?;
@@ -223,11 +218,12 @@ pub fn generate(cfg: &Config, progress: &mut dyn FnMut(Progress)) -> Result<Summ
     Ok(summary)
 }
 
-fn write_line(writers: &mut [Option<Out>], counts: &mut [u64], t: usize, s: &str) -> Result<()> {
-    if let Some(Some(w)) = writers.get_mut(t) {
-        w.write(s.as_bytes())?;
-        w.write(b"\n")?;
-        counts[t] += 1;
+fn write_sink(writers: &mut [Option<Out>], counts: &mut [u64], sink: &fhir_out::Sink) -> Result<()> {
+    for (t, j) in sink.lines.iter().enumerate() {
+        if let Some(Some(w)) = writers.get_mut(t) {
+            w.write(&j.buf)?;
+            counts[t] += sink.counts[t];
+        }
     }
     Ok(())
 }
