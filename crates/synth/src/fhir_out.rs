@@ -268,7 +268,7 @@ impl Refs<'_> {
     }
 }
 
-fn lab_observation(out: &mut Sink, r: &Refs, e: &Encounter, k: usize, l: &LabValue) {
+fn lab_observation(out: &mut Sink, r: &Refs<'_>, e: &Encounter, k: usize, l: &LabValue) {
     let def = codes::lab(l.key);
     let v: f64 = codes::fmt_value(l.value, def.decimals).parse().unwrap_or(l.value);
     let interp = if v > def.normal.1 { Some(("H", "High")) } else if v < def.normal.0 { Some(("L", "Low")) } else { None };
@@ -305,7 +305,7 @@ fn lab_observation(out: &mut Sink, r: &Refs, e: &Encounter, k: usize, l: &LabVal
     out.end(OBSERVATION);
 }
 
-fn vital_head(j: &mut Json, r: &Refs, key: &str, profile: &str) {
+fn vital_head(j: &mut Json, r: &Refs<'_>, key: &str, profile: &str) {
     head(
         j,
         "Observation",
@@ -320,7 +320,7 @@ fn vital_head(j: &mut Json, r: &Refs, key: &str, profile: &str) {
     concept_list(j, "category", "http://terminology.hl7.org/CodeSystem/observation-category", "vital-signs", "Vital Signs");
 }
 
-fn vital_observations(out: &mut Sink, r: &Refs, e: &Encounter) {
+fn vital_observations(out: &mut Sink, r: &Refs<'_>, e: &Encounter) {
     let get = |k: &str| e.vitals.iter().find(|(x, _)| *x == k).map(|(_, v)| *v);
     if let (Some(s), Some(d)) = (get("sbp"), get("dbp")) {
         let j = out.begin(OBSERVATION);

@@ -164,7 +164,7 @@ impl Default for Config {
             years: (2013, 2024),
             formats: Formats::default(),
             params: Params::default(),
-            chunk_size: 512,
+            chunk_size: 256,
         }
     }
 }

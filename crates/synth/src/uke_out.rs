@@ -4,9 +4,10 @@
 //! in the レセプト電算処理システム record format (IR, RE, HO, SY, SI, IY, GO),
 //! Shift_JIS with CRLF, with points.
 //!
-//! Streaming: claims are spooled per month of care as people are written (in
-//! person order) and assembled into files at the end, a bounded number of
-//! facilities per pass, so memory does not grow with the number of people.
+//! Streaming: each person's claims are encoded on the worker threads, spooled
+//! per month of care as people are written (in person order), and assembled
+//! into files at the end, months in parallel, each month read once with a
+//! bounded buffer, so memory does not grow with the number of people.
 
 use crate::date::Date;
 use crate::fhir_out::{claim_items, drug_points};
@@ -14,7 +15,7 @@ use crate::sim::{Encounter, Person, Scheme};
 use crate::{codes, Error, Result, World};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// One claim (RE block) of one person at one facility for one month.
@@ -185,7 +186,39 @@ pub fn person_claims(_w: &World, p: &Person) -> Vec<ClaimBlock> {
     out
 }
 
-/// Spools claim blocks per month and assembles the files at the end.
+/// A claim block encoded in Shift_JIS, its RE claim number left empty (the
+/// bytes start with `RE,,`) for the assembler to fill in.
+#[derive(Debug, Clone)]
+pub struct EncodedBlock {
+    /// Month index of care.
+    pub month: i32,
+    /// Facility index.
+    pub facility: usize,
+    /// 1 = 社保 (支払基金), 2 = 国保 (国保連).
+    pub payer: u8,
+    /// Total points.
+    pub points: u64,
+    /// The records, CRLF-ended.
+    pub bytes: Vec<u8>,
+}
+
+/// Encodes a person's claim blocks (on the worker threads, so that the
+/// assembly only copies bytes).
+pub fn encode_blocks(blocks: Vec<ClaimBlock>) -> Result<Vec<EncodedBlock>> {
+    blocks
+        .into_iter()
+        .map(|b| {
+            let records: Vec<uke::Record> = b.records.into_iter().map(uke::Record::new).collect();
+            let bytes = encode(records)?;
+            if !bytes.starts_with(b"RE,,") {
+                return Err(Error::Format("UKE: a claim block must start with an RE record with an empty claim number".into()));
+            }
+            Ok(EncodedBlock { month: b.month, facility: b.facility, payer: b.payer, points: b.points, bytes })
+        })
+        .collect()
+}
+
+/// Spools encoded claim blocks per month of care and assembles the files at the end.
 pub struct Spool {
     root: PathBuf,
     dir: PathBuf,
@@ -196,8 +229,21 @@ fn io<T>(path: &Path, r: std::io::Result<T>) -> Result<T> {
     r.map_err(|source| Error::Io { path: path.to_path_buf(), source })
 }
 
-/// Facilities whose files are open at once during assembly.
-const FACILITIES_PER_PASS: usize = 400;
+/// Bytes of claims buffered per month being assembled before they are
+/// appended to their files: bounds memory whatever the number of people.
+const ASSEMBLY_BUFFER: usize = 24 << 20;
+
+/// Spool record header: facility (u32), payer (u8), points (u64), length (u32), little-endian.
+const HEADER: usize = 17;
+
+/// One output file of a month being assembled.
+struct Pending {
+    path: PathBuf,
+    created: bool,
+    claims: u64,
+    points: u64,
+    buf: Vec<u8>,
+}
 
 impl Spool {
     /// A spool under `<out>/uke/.spool`.
@@ -209,119 +255,151 @@ impl Spool {
     }
 
     /// Appends a person's blocks.
-    pub fn add(&mut self, blocks: &[ClaimBlock]) -> Result<()> {
+    pub fn add(&mut self, blocks: &[EncodedBlock]) -> Result<()> {
         for b in blocks {
-            let path = self.dir.join(format!("{}.txt", b.month));
             let w = match self.months.get_mut(&b.month) {
                 Some(w) => w,
                 None => {
+                    let path = self.dir.join(format!("{}.bin", b.month));
                     let f = io(&path, File::create(&path))?;
-                    self.months.entry(b.month).or_insert(BufWriter::new(f))
+                    self.months.entry(b.month).or_insert(BufWriter::with_capacity(1 << 16, f))
                 }
             };
-            let mut s = format!("#{},{},{}\n", b.facility, b.payer, b.points);
-            for r in &b.records {
-                s.push_str(&r.join(","));
-                s.push('\n');
-            }
-            s.push('\n');
-            io(&path, w.write_all(s.as_bytes()))?;
+            let fac = u32::try_from(b.facility).map_err(|_| Error::Format("UKE: facility index out of range".into()))?;
+            let len = u32::try_from(b.bytes.len()).map_err(|_| Error::Format("UKE: claim block too large".into()))?;
+            let mut h = [0u8; HEADER];
+            h[0..4].copy_from_slice(&fac.to_le_bytes());
+            h[4] = b.payer;
+            h[5..13].copy_from_slice(&b.points.to_le_bytes());
+            h[13..17].copy_from_slice(&len.to_le_bytes());
+            let r = w.write_all(&h).and_then(|_| w.write_all(&b.bytes));
+            io(&self.dir.join(format!("{}.bin", b.month)), r)?;
         }
         Ok(())
     }
 
-    /// Writes the UKE files; returns (files, bytes).
+    /// Writes the UKE files, months in parallel; returns (files, bytes).
     pub fn finish(mut self, w: &World) -> Result<(u64, u64)> {
         let months: Vec<i32> = self.months.keys().copied().collect();
         for (m, wr) in std::mem::take(&mut self.months) {
-            let path = self.dir.join(format!("{m}.txt"));
+            let path = self.dir.join(format!("{m}.bin"));
             io(&path, wr.into_inner().map_err(|e| e.into_error()).and_then(|mut f| f.flush()))?;
         }
-        let mut files = 0u64;
-        let mut bytes = 0u64;
-        let n_fac = w.facilities.list.len();
-        for m in months {
-            let path = self.dir.join(format!("{m}.txt"));
-            let (y, mo, _) = Date::from_month_index(m).to_ymd();
-            let (by, bmo, _) = Date::from_month_index(m + 1).to_ymd();
-            let mut lo = 0;
-            while lo < n_fac {
-                let hi = (lo + FACILITIES_PER_PASS).min(n_fac);
-                // (facility, payer) -> (file, claims, points)
-                let mut open: BTreeMap<(usize, u8), (PathBuf, BufWriter<File>, u64, u64)> = BTreeMap::new();
-                let reader = BufReader::new(io(&path, File::open(&path))?);
-                let mut current: Option<(usize, u8)> = None;
-                let mut block: Vec<uke::Record> = Vec::new();
-                for line in reader.lines() {
-                    let line = io(&path, line)?;
-                    if let Some(h) = line.strip_prefix('#') {
-                        let parts: Vec<&str> = h.split(',').collect();
-                        let fac: usize = parts.first().and_then(|x| x.parse().ok()).ok_or_else(|| Error::Format("bad spool header".into()))?;
-                        let payer: u8 = parts.get(1).and_then(|x| x.parse().ok()).ok_or_else(|| Error::Format("bad spool header".into()))?;
-                        let points: u64 = parts.get(2).and_then(|x| x.parse().ok()).ok_or_else(|| Error::Format("bad spool header".into()))?;
-                        current = (fac >= lo && fac < hi).then_some((fac, payer));
-                        if let Some(key) = current {
-                            if !open.contains_key(&key) {
-                                let f = &w.facilities.list[fac];
-                                let dir = self.root.join(&f.code10).join(format!("{y:04}{mo:02}")).join(if payer == 1 { "shaho" } else { "kokuho" });
-                                io(&dir, std::fs::create_dir_all(&dir))?;
-                                let fp = dir.join("RECEIPTC.UKE");
-                                let mut fw = BufWriter::new(io(&fp, File::create(&fp))?);
-                                let table = if f.kind == crate::facility::FacilityKind::Dental { "3" } else { "1" };
-                                let ir = uke::Record::new([
-                                    "IR".to_string(),
-                                    payer.to_string(),
-                                    f.pref().to_string(),
-                                    table.to_string(),
-                                    f.code7().to_string(),
-                                    String::new(),
-                                    f.name.clone(),
-                                    format!("{by:04}{bmo:02}"),
-                                    "00".to_string(),
-                                    "0590000000".to_string(),
-                                ]);
-                                let b = encode(vec![ir])?;
-                                io(&fp, fw.write_all(&b))?;
-                                bytes += b.len() as u64;
-                                open.insert(key, (fp, fw, 0, 0));
-                            }
-                            if let Some(e) = open.get_mut(&key) {
-                                e.2 += 1;
-                                e.3 += points;
-                            }
-                        }
-                        block.clear();
-                    } else if line.is_empty() {
-                        if let Some(key) = current {
-                            if let Some((fp, fw, n, _)) = open.get_mut(&key) {
-                                if let Some(re) = block.first_mut() {
-                                    re.set(1, n.to_string());
-                                }
-                                let b = encode(std::mem::take(&mut block))?;
-                                io(fp, fw.write_all(&b))?;
-                                bytes += b.len() as u64;
-                            }
-                        }
-                        block.clear();
-                    } else if current.is_some() {
-                        block.push(uke::Record::new(line.split(',').map(str::to_string)));
-                    }
-                }
-                for (_, (fp, mut fw, n, points)) in open {
-                    let go = uke::Record::new(["GO".to_string(), n.to_string(), points.to_string(), "99".to_string()]);
-                    let b = encode(vec![go])?;
-                    io(&fp, fw.write_all(&b))?;
-                    io(&fp, fw.flush())?;
-                    bytes += b.len() as u64;
-                    files += 1;
-                }
-                lo = hi;
-            }
-            io(&path, std::fs::remove_file(&path))?;
+        use rayon::prelude::*;
+        let done: Vec<Result<(u64, u64)>> = months.par_iter().map(|&m| self.assemble_month(w, m)).collect();
+        let mut files = 0;
+        let mut bytes = 0;
+        for r in done {
+            let (f, b) = r?;
+            files += f;
+            bytes += b;
         }
         io(&self.dir, std::fs::remove_dir_all(&self.dir))?;
         Ok((files, bytes))
     }
+
+    /// Reads one month's spool once and writes its files (IR, the claims
+    /// numbered in person order, GO); returns (files, bytes).
+    fn assemble_month(&self, w: &World, m: i32) -> Result<(u64, u64)> {
+        use std::io::Read;
+        let path = self.dir.join(format!("{m}.bin"));
+        let (y, mo, _) = Date::from_month_index(m).to_ymd();
+        let (by, bmo, _) = Date::from_month_index(m + 1).to_ymd();
+        let ym = format!("{y:04}{mo:02}");
+        let billed = format!("{by:04}{bmo:02}");
+        let mut reader = BufReader::with_capacity(1 << 16, io(&path, File::open(&path))?);
+        let mut pending: std::collections::HashMap<(usize, u8), Pending> = Default::default();
+        let mut buffered = 0usize;
+        let mut bytes = 0u64;
+        let mut h = [0u8; HEADER];
+        let mut block = Vec::new();
+        let mut itoa = itoa::Buffer::new();
+        loop {
+            match reader.read_exact(&mut h) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                Err(e) => return Err(Error::Io { path, source: e }),
+            }
+            let le4 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            let fac = le4(&h[0..4]) as usize;
+            let payer = h[4];
+            let points = u64::from_le_bytes([h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12]]);
+            let len = le4(&h[13..17]) as usize;
+            block.resize(len, 0);
+            io(&path, reader.read_exact(&mut block))?;
+            let f = w.facilities.list.get(fac).ok_or_else(|| Error::Format("bad UKE spool record".into()))?;
+            let p = pending.entry((fac, payer)).or_insert_with(|| Pending {
+                path: self.root.join(&f.code10).join(&ym).join(if payer == 1 { "shaho" } else { "kokuho" }).join("RECEIPTC.UKE"),
+                created: false,
+                claims: 0,
+                points: 0,
+                buf: Vec::new(),
+            });
+            p.claims += 1;
+            p.points += points;
+            // `RE,` + claim number + the rest of the block after `RE,`.
+            p.buf.extend_from_slice(b"RE,");
+            p.buf.extend_from_slice(itoa.format(p.claims).as_bytes());
+            p.buf.extend_from_slice(&block[3..]);
+            buffered += len + 8;
+            if buffered > ASSEMBLY_BUFFER {
+                for ((fac, payer), p) in pending.iter_mut() {
+                    bytes += flush(w, *fac, *payer, &billed, p, false)?;
+                }
+                buffered = 0;
+            }
+        }
+        let mut keys: Vec<(usize, u8)> = pending.keys().copied().collect();
+        keys.sort_unstable();
+        for k in &keys {
+            if let Some(p) = pending.get_mut(k) {
+                bytes += flush(w, k.0, k.1, &billed, p, true)?;
+            }
+        }
+        io(&path, std::fs::remove_file(&path))?;
+        Ok((keys.len() as u64, bytes))
+    }
+}
+
+/// Appends a file's buffered claims (creating it with its IR record first);
+/// with `last`, also its GO record. Returns the bytes written.
+fn flush(w: &World, fac: usize, payer: u8, billed: &str, p: &mut Pending, last: bool) -> Result<u64> {
+    if p.buf.is_empty() && !last {
+        return Ok(0);
+    }
+    let mut head = Vec::new();
+    if !p.created {
+        let f = &w.facilities.list[fac];
+        if let Some(dir) = p.path.parent() {
+            io(dir, std::fs::create_dir_all(dir))?;
+        }
+        let table = if f.kind == crate::facility::FacilityKind::Dental { "3" } else { "1" };
+        let ir = uke::Record::new([
+            "IR".to_string(),
+            payer.to_string(),
+            f.pref().to_string(),
+            table.to_string(),
+            f.code7().to_string(),
+            String::new(),
+            f.name.clone(),
+            billed.to_string(),
+            "00".to_string(),
+            "0590000000".to_string(),
+        ]);
+        head = encode(vec![ir])?;
+    }
+    let tail = if last { encode(vec![uke::Record::new(["GO".to_string(), p.claims.to_string(), p.points.to_string(), "99".to_string()])])? } else { Vec::new() };
+    let mut f = if p.created {
+        io(&p.path, std::fs::OpenOptions::new().append(true).open(&p.path))?
+    } else {
+        io(&p.path, File::create(&p.path))?
+    };
+    p.created = true;
+    let n = (head.len() + p.buf.len() + tail.len()) as u64;
+    let r = f.write_all(&head).and_then(|_| f.write_all(&p.buf)).and_then(|_| f.write_all(&tail));
+    io(&p.path, r)?;
+    p.buf.clear();
+    Ok(n)
 }
 
 fn encode(records: Vec<uke::Record>) -> Result<Vec<u8>> {
