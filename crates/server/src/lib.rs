@@ -59,17 +59,25 @@ impl Default for Config {
     }
 }
 
-/// What every handler gets: the store and the settings.
+/// What every handler gets: the store, the settings and the dashboard's caches.
 #[derive(Clone)]
 pub struct AppState {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) config: Arc<Config>,
+    pub(crate) web: Arc<web::WebState>,
 }
 
 impl AppState {
     /// Wraps a store and settings.
     pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
-        AppState { store, config: Arc::new(config) }
+        AppState { store, config: Arc::new(config), web: Arc::default() }
+    }
+
+    /// Fills the web dashboard's caches (resource counts, the SQL console's
+    /// tables) before the first visitor needs them. Blocking: call it before
+    /// serving, or on a blocking thread.
+    pub fn warm_up(&self) {
+        web::warm_up(self);
     }
 
     /// Runs a store call on the blocking thread pool (SQLite calls block).

@@ -63,8 +63,8 @@ async fn explorer(State(state): State<AppState>, ctx: Ctx, Query(q): Query<HashM
     {
         return Err(WebError::bad_request(&ctx, format!("{}: {t}", ctx.tr("FHIR R4 のリソース種別ではありません", "Not a FHIR R4 resource type"))));
     }
-    let mut counts = state.blocking(|s| Ok(s.counts()?)).await.map_err(|e| WebError::from_api(&ctx, e))?;
-    counts.sort();
+    let web = state.web.clone();
+    let counts = state.blocking(move |s| Ok(web.counts(s)?)).await.map_err(|e| WebError::from_api(&ctx, e))?;
     let found = match &rtype {
         None => None,
         Some(t) => {
@@ -114,7 +114,7 @@ async fn explorer(State(state): State<AppState>, ctx: Ctx, Query(q): Query<HashM
                 (ctx.tr("リソース種別", "Resource type"))
                 select #type name="type" required {
                     option value="" { (ctx.tr("選択してください", "Choose a type")) }
-                    @for (t, n) in &counts {
+                    @for (t, n) in counts.iter() {
                         option value=(t) selected[*t == selected] { (t) " (" (ctx.num(*n)) ")" }
                     }
                     @if !selected.is_empty() && !in_store { option value=(selected) selected { (selected) " (0)" } }

@@ -20,9 +20,10 @@ struct Summary {
 }
 
 async fn home(State(state): State<AppState>, ctx: Ctx) -> Result<Html, WebError> {
+    let web = state.web.clone();
     let summary = state
-        .blocking(|s| {
-            let mut counts = s.counts()?;
+        .blocking(move |s| {
+            let mut counts = web.counts(s)?.as_ref().clone();
             counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             let last_write = s.last_write()?.map(|i| i.to_fhir());
             Ok(Summary { sources: sources(&counts), counts, last_write })

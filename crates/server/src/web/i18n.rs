@@ -104,6 +104,9 @@ keys! {
     Id => ("ID", "ID"),
     BirthDate => ("生年月日", "Birth date"),
     Gender => ("性別", "Gender"),
+    Download => ("ダウンロード", "Download"),
+    Run => ("実行", "Run"),
+    Rows => ("行", "rows"),
     Tagline => ("医療デジタルツイン基盤", "Medical digital-twin platform"),
 }
 

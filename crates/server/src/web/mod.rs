@@ -44,12 +44,15 @@ mod home;
 pub(crate) mod i18n;
 mod layout;
 mod patients;
+mod sql;
 
 pub(crate) use error::WebError;
+pub(crate) use sql::SqlCache;
 pub(crate) use i18n::Key;
 pub(crate) use layout::{Ctx, page};
 
 use crate::AppState;
+use std::sync::Arc;
 use axum::Router;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -57,12 +60,55 @@ use axum::routing::get;
 /// An HTML response.
 pub(crate) type Html = axum::response::Html<String>;
 
+/// Dashboard state shared by all requests of one app (caches; pages that
+/// need their own add a field here).
+#[derive(Default)]
+pub(crate) struct WebState {
+    /// The SQL console's view of the materialized views folder.
+    pub(crate) sql: SqlCache,
+    /// Resource counts by type, with the last write they were counted at.
+    counts: std::sync::Mutex<Option<(Option<store::Instant>, Arc<Vec<(String, u64)>>)>>,
+}
+
+impl WebState {
+    /// Resource counts by type (blocking). Counting scans the resource table,
+    /// so the result is kept until the next write to the store.
+    pub(crate) fn counts(&self, s: &dyn store::Store) -> store::Result<Arc<Vec<(String, u64)>>> {
+        let last = s.last_write()?;
+        let mut cached = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, counts)) = cached.as_ref()
+            && *at == last
+        {
+            return Ok(counts.clone());
+        }
+        let counts = Arc::new(s.counts()?);
+        *cached = Some((last, counts.clone()));
+        Ok(counts)
+    }
+}
+
+/// Fills the dashboard's caches (resource counts, the SQL console's tables)
+/// so that the first visitor does not wait for them. Blocking.
+pub(crate) fn warm_up(state: &AppState) {
+    if let Err(e) = state.web.counts(state.store.as_ref()) {
+        tracing::warn!(error = %e, "counting resources for the dashboard failed");
+    }
+    sql::warm_up(state);
+}
+
+/// A file time as `YYYY-MM-DD HH:MM UTC`.
+pub(crate) fn fmt_time(t: std::time::SystemTime) -> String {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    format!("{} {:02}:{:02} UTC", chart::civil(secs.div_euclid(86_400)), secs.rem_euclid(86_400) / 3600, secs.rem_euclid(3600) / 60)
+}
+
 /// All dashboard routes (merged at the root by `lib.rs::app`).
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .merge(home::routes())
         .merge(patients::routes())
         .merge(explorer::routes())
+        .merge(sql::routes())
         .merge(assets::routes())
         .route("/lang/{code}", get(layout::set_lang))
 }

@@ -189,6 +189,15 @@ fn run_search(s: &dyn Store, f: &SearchForm, birth: Option<&str>) -> Result<Resu
     Ok(Results { hits, total, next: None })
 }
 
+fn criticality<'a>(ctx: &Ctx, c: &'a str) -> &'a str {
+    match c {
+        "low" => ctx.tr("低", "low"),
+        "high" => ctx.tr("高", "high"),
+        "unable-to-assess" => ctx.tr("評価不能", "unable to assess"),
+        c => c,
+    }
+}
+
 fn gender(ctx: &Ctx, g: &str) -> String {
     match g {
         "male" => ctx.tr("男性", "male").into(),
@@ -686,7 +695,7 @@ async fn twin(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String>) -
                 } @else {
                     ul {
                         @for (name, crit, aid) in &t.allergies {
-                            li { span class="tag allergy" { (ctx.tr("アレルギー", "allergy")) } a href=(format!("/explorer/AllergyIntolerance/{aid}")) { (name) } @if !crit.is_empty() { " " span.muted { "(" (crit) ")" } } }
+                            li { span class="tag allergy" { (ctx.tr("アレルギー", "allergy")) } a href=(format!("/explorer/AllergyIntolerance/{aid}")) { (name) } @if !crit.is_empty() { " " span.muted { "(" (ctx.tr("重症度: ", "criticality: ")) (criticality(&ctx, crit)) ")" } } }
                         }
                     }
                 }

@@ -63,7 +63,13 @@ fn start_server() -> TestServer {
             .expect("open store"),
     );
     import_ndjson_dir(store.as_ref(), &synth_dir.join("fhir"));
-    let state = server::AppState::new(store.clone(), server::Config::default());
+    // The standard views, materialized as Parquet for the SQL console (as `medtwin demo` does).
+    let views_src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../views");
+    let views: Vec<_> = analytics::view::load_views_dir(&views_src).expect("views/").into_iter().map(|v| v.1).collect();
+    let views_dir = dir.path().join("views");
+    analytics::view::materialize_ndjson(&views, &synth_dir.join("fhir"), &views_dir).expect("materialize views");
+    let config = server::Config { views_dir: Some(views_dir), ..server::Config::default() };
+    let state = server::AppState::new(store.clone(), config);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -335,9 +341,13 @@ impl Browser {
         assert!(errors.is_empty(), "JavaScript console errors on {}: {errors:#?}", self.url());
     }
 
-    /// Checks the console, then saves a PNG screenshot as `<dir>/<name>.png`.
+    /// Checks the console, then saves a PNG screenshot of the whole page
+    /// (the window is stretched to the page's height, up to 4,000 px) as
+    /// `<dir>/<name>.png`.
     pub(crate) fn screenshot(&self, name: &str) -> PathBuf {
         self.assert_console_clean();
+        let height = self.eval("return document.documentElement.scrollHeight").as_u64().unwrap_or(900).clamp(900, 4000);
+        self.cmd("POST", "/window/rect", Some(json!({"width": 1280, "height": height})));
         let b64 = self.cmd("GET", "/screenshot", None);
         let png = base64_decode(b64.as_str().expect("screenshot is base64"));
         assert!(png.starts_with(b"\x89PNG"), "screenshot is not a PNG");
@@ -345,6 +355,7 @@ impl Browser {
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png).expect("write screenshot");
+        self.cmd("POST", "/window/rect", Some(json!({"width": 1280, "height": 900})));
         path
     }
 }

@@ -84,6 +84,9 @@ fn patient_search_by_kana_then_open_the_twin() {
     b.type_into(&q, &hiragana);
     b.send_keys(&q, "\u{E007}");
     b.wait_text("#results", &kana_family);
+    // Typing also fires htmx's debounced live search (400 ms); let it settle
+    // so the results are not swapped out under the click.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
     let link = b.find_all("#results tbody a").into_iter().find(|a| b.text(a) == kanji).unwrap_or_else(|| panic!("{kanji} is in the results"));
     b.screenshot("patients-search-kana");
     b.click(&link);
@@ -130,6 +133,43 @@ fn patient_search_by_birth_date_and_bad_input() {
     b.goto("/patients/no-such-patient");
     b.take_console();
     assert!(b.title().contains("404"));
+}
+
+#[test]
+fn sql_console_runs_a_query_downloads_csv_and_reports_bad_sql() {
+    let b = Browser::start();
+    b.goto("/sql");
+    assert_eq!(b.title(), "SQL コンソール | medtwin");
+    let tables = b.text(&b.find("aside"));
+    for t in ["patients", "encounters", "lab_results"] {
+        assert!(tables.contains(t), "table {t} listed: {tables}");
+    }
+    let q = b.find("#q");
+    b.type_into(&q, "SELECT sex, count(*) AS n FROM patients GROUP BY sex ORDER BY sex");
+    // Ctrl+Enter submits (medtwin.js).
+    b.send_keys(&q, "\u{E009}\u{E007}\u{E000}");
+    let result = b.wait_text("#result", "female");
+    assert!(result.contains("male"), "{result}");
+    let sum: u64 = b
+        .find_all("#result tbody tr td:nth-child(2)")
+        .iter()
+        .map(|c| b.text(c).parse::<u64>().expect("count"))
+        .sum();
+    assert_eq!(sum, PATIENTS, "the counts add up to the population");
+    let csv = b.attr(&b.find("#result a[download]"), "href").expect("csv link");
+    assert!(csv.starts_with("/sql.csv?q="), "{csv}");
+    b.screenshot("sql-result");
+    // The CSV itself, fetched by the page's own origin.
+    let text = b.eval(&format!("const r = new XMLHttpRequest(); r.open('GET', {csv:?}, false); r.send(); return r.status + '\\n' + r.responseText;"));
+    let text = text.as_str().expect("text");
+    assert!(text.starts_with("200\nsex,n\n"), "{text}");
+    // Bad SQL: a 400 page with the error, the query kept in the editor.
+    b.goto("/sql?q=SELECT+nope+FROM+patients");
+    b.take_console();
+    let alert = b.text(&b.find("[role=alert]"));
+    assert!(alert.contains("nope"), "{alert}");
+    assert!(b.text(&b.find("#q")).contains("SELECT nope"));
+    b.screenshot("sql-error");
 }
 
 #[test]
