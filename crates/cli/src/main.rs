@@ -37,6 +37,8 @@ enum Command {
     /// Run SQL-on-FHIR v2 ViewDefinitions over the store or NDJSON files.
     #[command(subcommand)]
     View(cmd::view::Command),
+    /// Run SQL (Apache DataFusion) over SQL-on-FHIR views and Parquet files.
+    Sql(cmd::sql::Args),
     /// Evaluate a FHIRPath expression against a resource and print the result as JSON.
     Fhirpath(cmd::fhirpath::Args),
 }
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Convert(c) => cmd::convert::run(c),
         Command::Synth(a) => cmd::synth::run(a),
         Command::View(c) => cmd::view::run(c),
+        Command::Sql(a) => cmd::sql::run(a),
     };
     match result {
         Ok(code) => code,

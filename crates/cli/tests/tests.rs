@@ -32,7 +32,7 @@ mod help {
 
     #[test]
     fn every_command_has_help() {
-        for cmd in [vec!["--help"], vec!["serve", "--help"], vec!["import", "--help"], vec!["export", "--help"], vec!["fhirpath", "--help"], vec!["demo", "--help"], vec!["synth", "--help"], vec!["convert", "ssmix2", "--help"], vec!["analyze", "km", "--help"], vec!["view", "run", "--help"]] {
+        for cmd in [vec!["--help"], vec!["serve", "--help"], vec!["import", "--help"], vec!["export", "--help"], vec!["fhirpath", "--help"], vec!["demo", "--help"], vec!["synth", "--help"], vec!["convert", "ssmix2", "--help"], vec!["analyze", "km", "--help"], vec!["view", "run", "--help"], vec!["sql", "--help"]] {
             let o = run(&cmd);
             assert!(o.status.success(), "{cmd:?}");
             assert!(text(&o.stdout).contains("Usage: medtwin"), "{cmd:?}: {}", text(&o.stdout));
@@ -554,5 +554,115 @@ mod synth_cmd {
         let o = run(&["synth", "--patients", "10", "--out", d.path().join("c").to_str().expect("utf8"), "--region", "osaka"]);
         assert_eq!(o.status.code(), Some(1));
         assert!(text(&o.stderr).contains("--region"), "{}", text(&o.stderr));
+    }
+}
+
+mod sql_cmd {
+    use super::*;
+
+    fn sample() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../analytics/test_data/views/jpcore_sample.ndjson")
+    }
+
+    /// The handwritten JP Core sample split into `<Type>.ndjson` files.
+    fn ndjson_dir(dir: &Path) -> PathBuf {
+        let out = dir.join("ndjson");
+        std::fs::create_dir_all(&out).expect("mkdir");
+        let text = std::fs::read_to_string(sample()).expect("sample");
+        let mut by_type: std::collections::BTreeMap<String, String> = Default::default();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).expect("json");
+            let t = v["resourceType"].as_str().expect("type").to_string();
+            by_type.entry(t).or_default().push_str(&format!("{line}\n"));
+        }
+        for (t, lines) in by_type {
+            write(&out.join(format!("{t}.ndjson")), &lines);
+        }
+        out
+    }
+
+    fn sql(args: &[&str]) -> (Option<i32>, String, String) {
+        let o = run(&[&["sql"], args].concat());
+        (o.status.code(), text(&o.stdout), text(&o.stderr))
+    }
+
+    /// The standard views are tables over the store, over NDJSON and over
+    /// materialized Parquet, with the same answers in every output format.
+    #[test]
+    fn standard_views_over_store_ndjson_and_parquet() {
+        let d = tempfile::tempdir().expect("tmp");
+        let data = d.path().join("data");
+        let data_s = data.to_str().expect("utf8");
+        let o = run(&["import", "--data", data_s, sample().to_str().expect("utf8")]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let q = "SELECT p.sex, count(*) AS n, sum(c.total_points) AS points FROM claims c JOIN patients p USING (patient_id) GROUP BY p.sex";
+        let (code, out, err) = sql(&["--data", data_s, "--format", "csv", q]);
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(out, "sex,n,points\nmale,1,17048\n");
+        assert!(err.contains("1 rows"), "{err}");
+        let nd = ndjson_dir(d.path());
+        let (code, out_nd, err) = sql(&["--ndjson", nd.to_str().expect("utf8"), "--format", "csv", q]);
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(out_nd, out, "NDJSON and store give the same answer");
+        let (code, out, err) = sql(&["--data", data_s, "--format", "json", "SELECT patient_id, sex, municipality_code FROM patients ORDER BY patient_id"]);
+        assert_eq!(code, Some(0), "{err}");
+        let rows: serde_json::Value = serde_json::from_str(&out).expect("JSON array");
+        assert_eq!(rows[0], serde_json::json!({"patient_id": "P000001", "sex": "male", "municipality_code": "131016"}));
+        assert_eq!(rows.as_array().map(Vec::len), Some(2));
+        let (code, out, err) = sql(&["--data", data_s, "SELECT jlac10, value, unit FROM lab_results"]);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(out.contains("| 3F015000002327101 | 7.4   | %    |"), "{out}");
+        // Tables nobody queries are still listed (registered empty).
+        let (code, out, err) = sql(&["--data", data_s, "--format", "csv",
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name"]);
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(out, "table_name\nclaim_items\nclaims\nconditions\nencounters\nfacilities\nlab_results\npatients\nprescriptions\n");
+        // Parquet from `view materialize`, no store needed.
+        let pq = d.path().join("pq");
+        let views = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../views");
+        let o = run(&["view", "materialize", views.to_str().expect("utf8"), "--data", data_s, "--out", pq.to_str().expect("utf8")]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let (code, out, err) = sql(&["--parquet", pq.to_str().expect("utf8"), "--data", "/nonexistent/never-opened", "--format", "csv", q]);
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(out, out_nd);
+    }
+
+    #[test]
+    fn custom_views_and_clear_errors() {
+        let d = tempfile::tempdir().expect("tmp");
+        let nd = ndjson_dir(d.path());
+        let nd_s = nd.to_str().expect("utf8");
+        let v = d.path().join("given.json");
+        write(&v, r#"{"resourceType":"ViewDefinition","name":"given_names","resource":"Patient",
+            "select":[{"column":[{"name":"id","path":"getResourceKey()"}]},{"forEach":"name.given","column":[{"name":"given","path":"$this"}]}]}"#);
+        let (code, out, err) = sql(&["--ndjson", nd_s, "--view", v.to_str().expect("utf8"), "--format", "csv", "SELECT id, given FROM given_names ORDER BY id, given"]);
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(out.lines().next(), Some("id,given"));
+        assert!(out.contains("P000001,太郎"), "{out}");
+        // --view replaces the standard views.
+        let (code, _, err) = sql(&["--ndjson", nd_s, "--view", v.to_str().expect("utf8"), "SELECT * FROM patients"]);
+        assert_eq!(code, Some(1));
+        assert!(err.contains("patients"), "{err}");
+        for (q, want) in [
+            ("DROP TABLE patients", "sql"),
+            ("COPY patients TO 'x.csv'", "sql"),
+            ("SELECT nope FROM patients", "nope"),
+            ("SELEC 1", "SELEC"),
+        ] {
+            let (code, out, err) = sql(&["--ndjson", nd_s, q]);
+            assert_eq!(code, Some(1), "{q}: {out}");
+            assert!(err.starts_with("error: ") && err.contains(want), "{q}: {err}");
+            assert!(!err.contains("panicked"), "{q}: {err}");
+        }
+        let unnamed = d.path().join("unnamed.json");
+        write(&unnamed, r#"{"resourceType":"ViewDefinition","resource":"Patient","select":[{"column":[{"name":"id","path":"id"}]}]}"#);
+        let (code, _, err) = sql(&["--ndjson", nd_s, "--view", unnamed.to_str().expect("utf8"), "SELECT 1"]);
+        assert_eq!(code, Some(1));
+        assert!(err.contains("needs a name"), "{err}");
+        let (code, _, err) = sql(&["--ndjson", nd_s, "--format", "xml", "SELECT 1"]);
+        assert_eq!(code, Some(2), "{err}");
+        let (code, _, err) = sql(&["--parquet", d.path().join("missing").to_str().expect("utf8"), "SELECT 1"]);
+        assert_eq!(code, Some(1));
+        assert!(err.contains("missing"), "{err}");
     }
 }

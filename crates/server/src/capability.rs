@@ -87,7 +87,9 @@ pub(crate) fn capability_statement(_state: &AppState) -> Value {
             "documentation": SEARCH_DOC,
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "search-system"}, {"code": "history-system"}],
-            "operation": [{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}],
+            "operation": std::iter::once(json!({"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}))
+                .chain(crate::operations::capability_operations())
+                .collect::<Vec<Value>>(),
         }],
     })
 }

@@ -22,6 +22,7 @@ mod error;
 mod fhir_http;
 mod history;
 mod middleware;
+mod operations;
 mod rest;
 mod search;
 mod web;
@@ -98,6 +99,8 @@ pub fn app(state: AppState) -> Router {
         .route("/", axum::routing::post(bundle::post_bundle).get(search::system_search))
         .route("/_search", axum::routing::post(search::system_search_post))
         .route("/metadata", get(capability::metadata))
+        .route("/$viewdefinition-run", axum::routing::post(operations::viewdefinition_run))
+        .route("/ViewDefinition/$viewdefinition-run", axum::routing::post(operations::viewdefinition_run))
         .route("/_history", get(history::system_history))
         .route(
             "/{rtype}",

@@ -75,6 +75,8 @@ enum Inner<W: Write + Send> {
 pub struct BatchWriter<W: Write + Send> {
     inner: Inner<W>,
     wrote_any: bool,
+    wrote_batch: bool,
+    schema: SchemaRef,
 }
 
 impl<W: Write + Send> BatchWriter<W> {
@@ -93,15 +95,16 @@ impl<W: Write + Send> BatchWriter<W> {
                     .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
                     .set_max_row_group_row_count(Some(1 << 20))
                     .build();
-                Inner::Parquet(ArrowWriter::try_new(out, schema, Some(props))?)
+                Inner::Parquet(ArrowWriter::try_new(out, schema.clone(), Some(props))?)
             }
         };
-        Ok(BatchWriter { inner, wrote_any: false })
+        Ok(BatchWriter { inner, wrote_any: false, wrote_batch: false, schema })
     }
 
     /// Writes one batch.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.wrote_any |= batch.num_rows() > 0;
+        self.wrote_batch = true;
         match &mut self.inner {
             Inner::Csv(w) => w.write(&lists_as_json(batch)?)?,
             Inner::Ndjson(w) => w.write(batch)?,
@@ -112,8 +115,12 @@ impl<W: Write + Send> BatchWriter<W> {
     }
 
     /// Finishes the output (a JSON array's closing bracket, Parquet's footer)
-    /// and returns the underlying writer.
-    pub fn finish(self) -> Result<W> {
+    /// and returns the underlying writer. A CSV output without rows still
+    /// gets its header.
+    pub fn finish(mut self) -> Result<W> {
+        if !self.wrote_batch && matches!(self.inner, Inner::Csv(_)) {
+            self.write(&RecordBatch::new_empty(self.schema.clone()))?;
+        }
         Ok(match self.inner {
             Inner::Csv(w) => w.into_inner(),
             Inner::Ndjson(mut w) => {
@@ -137,10 +144,7 @@ impl<W: Write + Send> BatchWriter<W> {
 
 /// Writes `batches` to `out` in `format` (an empty CSV still gets its header).
 pub fn write_batches<W: Write + Send>(format: Format, schema: SchemaRef, batches: &[RecordBatch], out: W) -> Result<W> {
-    let mut w = BatchWriter::new(format, schema.clone(), out)?;
-    if batches.is_empty() && format == Format::Csv {
-        w.write(&RecordBatch::new_empty(schema))?;
-    }
+    let mut w = BatchWriter::new(format, schema, out)?;
     for b in batches {
         w.write(b)?;
     }
@@ -217,4 +221,18 @@ fn array_json(a: &dyn Array) -> Vec<serde_json::Value> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod empty_output_tests {
+    use super::*;
+
+    #[test]
+    fn a_streamed_csv_without_rows_still_has_its_header() {
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, true), Field::new("n", DataType::Int64, true)]));
+        let w = BatchWriter::new(Format::Csv, schema.clone(), Vec::new()).expect("writer");
+        assert_eq!(String::from_utf8(w.finish().expect("finish")).expect("utf8"), "id,n\n");
+        let json = BatchWriter::new(Format::Json, schema, Vec::new()).expect("writer").finish().expect("finish");
+        assert_eq!(json, b"[]");
+    }
 }

@@ -7,6 +7,7 @@ pub(crate) mod export;
 pub(crate) mod fhirpath;
 pub(crate) mod import;
 pub(crate) mod serve;
+pub(crate) mod sql;
 pub(crate) mod synth;
 pub(crate) mod view;
 

@@ -52,6 +52,47 @@ fn load_view(path: &Path) -> anyhow::Result<ViewDefinition> {
     ViewDefinition::from_json_str(&text).with_context(|| format!("{} is not a valid ViewDefinition", path.display()))
 }
 
+/// The store's current resources as a view source (for `medtwin sql`), with
+/// a progress bar per resource type on a terminal.
+pub(crate) struct StoreSource<'a> {
+    store: &'a dyn Store,
+    counts: Vec<(String, u64)>,
+}
+
+impl<'a> StoreSource<'a> {
+    pub(crate) fn new(store: &'a dyn Store) -> anyhow::Result<StoreSource<'a>> {
+        Ok(StoreSource { store, counts: store.counts().context("counting resources")? })
+    }
+}
+
+impl analytics::view::ResourceSource for StoreSource<'_> {
+    fn scan(
+        &mut self,
+        rtype: &str,
+        each: &mut dyn FnMut(String) -> analytics::view::Result<()>,
+    ) -> analytics::view::Result<()> {
+        if !fhir::definitions::r4().is_resource_type(rtype) {
+            return Err(analytics::view::Error::Source(format!("'{rtype}' is not a FHIR R4 resource type")));
+        }
+        let total = self.counts.iter().find(|(t, _)| t == rtype).map_or(0, |(_, n)| *n);
+        let bar = crate::progress::count(total, rtype);
+        let mut failure = None;
+        let scanned = self.store.scan(rtype, None, &mut |json| {
+            bar.inc(1);
+            each(json.to_string()).map_err(|e| {
+                failure = Some(e);
+                store::Error::Aborted("view failed".into())
+            })
+        });
+        bar.finish_and_clear();
+        match (failure, scanned) {
+            (Some(f), _) => Err(f),
+            (None, Ok(())) => Ok(()),
+            (None, Err(e)) => Err(analytics::view::Error::Source(e.to_string())),
+        }
+    }
+}
+
 /// Runs `view` over the store's current resources of its type, batch by batch.
 fn run_over_store(
     store: &dyn Store,
