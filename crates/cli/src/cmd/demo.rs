@@ -1,8 +1,11 @@
 //! `medtwin demo`: one command from a fresh clone to a running platform with
-//! realistic data: generate a synthetic population (once), import it, serve.
+//! realistic data: generate a synthetic population (once), import it,
+//! materialize the standard SQL-on-FHIR views as Parquet (`DATA/views`, for
+//! the dashboard's SQL console), serve the API and the dashboard.
 //! A second run finds the data and serves it again without regenerating.
 
 use super::DataArgs;
+use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,8 +65,22 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
             anyhow::bail!("the synthetic data did not import cleanly (a bug): see the rejected records above");
         }
     }
+    let views_dir = a.data.join("views");
+    let synth_fhir = a.data.join("synth").join("fhir");
+    let has_views = std::fs::read_dir(&views_dir)
+        .map(|d| d.filter_map(Result::ok).any(|e| e.path().extension().is_some_and(|x| x == "parquet")))
+        .unwrap_or(false);
+    if !has_views && synth_fhir.is_dir() {
+        eprintln!("medtwin demo: materializing the standard views into {}", views_dir.display());
+        let views = analytics::view::standard();
+        let started = std::time::Instant::now();
+        let rows = analytics::view::materialize_ndjson(&views, &synth_fhir, &views_dir)
+            .with_context(|| format!("materializing the views into {}", views_dir.display()))?;
+        let total: u64 = rows.iter().map(|r| r.1).sum();
+        eprintln!("medtwin demo: {} views, {total} rows in {:.1} s", rows.len(), started.elapsed().as_secs_f64());
+    }
     if a.no_serve {
         return Ok(ExitCode::SUCCESS);
     }
-    super::serve::run(super::serve::Args { data, addr: a.addr, max_body_mib: 64, max_count: 1000, base_url: None })
+    super::serve::run(super::serve::Args { data, addr: a.addr, max_body_mib: 64, max_count: 1000, base_url: None, views: None })
 }

@@ -1,4 +1,5 @@
-//! `medtwin serve`: the FHIR API on a socket, until SIGTERM or Ctrl-C.
+//! `medtwin serve`: the FHIR API (`/fhir`) and the web dashboard (`/`) on a
+//! socket, until SIGTERM or Ctrl-C.
 
 use super::DataArgs;
 use anyhow::Context;
@@ -22,6 +23,9 @@ pub(crate) struct Args {
     /// Public base URL of the FHIR API, if it differs from http://HOST/fhir (e.g. behind a proxy).
     #[arg(long, env = "MEDTWIN_BASE_URL")]
     pub(crate) base_url: Option<String>,
+    /// Folder of materialized views (*.parquet) for the dashboard's SQL console [default: DATA/views].
+    #[arg(long, env = "MEDTWIN_VIEWS")]
+    pub(crate) views: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -31,14 +35,17 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
         max_body_bytes: a.max_body_mib * 1024 * 1024,
         max_count: a.max_count,
         base_url: a.base_url,
+        views_dir: Some(a.views.clone().unwrap_or_else(|| a.data.data.join("views"))),
         ..Default::default()
     };
     let state = server::AppState::new(store, config);
+    // Count resources and read the views' tables now, not on the first visit.
+    state.warm_up();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(a.addr).await.with_context(|| format!("binding {}", a.addr))?;
         let local = listener.local_addr()?;
-        eprintln!("medtwin: FHIR API at http://{local}/fhir (data in {})", a.data.data.display());
+        eprintln!("medtwin: FHIR API at http://{local}/fhir, dashboard at http://{local}/ (data in {})", a.data.data.display());
         tracing::info!(addr = %local, "listening");
         server::serve_on(state, listener, shutdown_signal()).await.context("serving")?;
         eprintln!("medtwin: stopped cleanly");
