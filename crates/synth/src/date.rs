@@ -51,44 +51,30 @@ impl Date {
 
     /// Appends `YYYY-MM-DD` (for years 0-9999) to a byte buffer.
     pub fn write_iso(self, buf: &mut Vec<u8>) {
-        let (y, m, d) = self.to_ymd();
-        if !(0..=9999).contains(&y) {
-            buf.extend_from_slice(self.iso().as_bytes());
-            return;
-        }
-        let y = y as u32;
-        buf.extend_from_slice(&[
-            b'0' + (y / 1000) as u8,
-            b'0' + (y / 100 % 10) as u8,
-            b'0' + (y / 10 % 10) as u8,
-            b'0' + (y % 10) as u8,
-            b'-',
-            b'0' + (m / 10) as u8,
-            b'0' + (m % 10) as u8,
-            b'-',
-            b'0' + (d / 10) as u8,
-            b'0' + (d % 10) as u8,
-        ]);
+        self.write_digits(buf, Some(b'-'));
     }
 
     /// Appends `YYYYMMDD` (for years 0-9999) to a byte buffer.
     pub fn write_compact(self, buf: &mut Vec<u8>) {
+        self.write_digits(buf, None);
+    }
+
+    /// The year, month and day digits, with `sep` between them if given;
+    /// years outside 0-9999 fall back to the `String` formatters.
+    fn write_digits(self, buf: &mut Vec<u8>, sep: Option<u8>) {
         let (y, m, d) = self.to_ymd();
         if !(0..=9999).contains(&y) {
-            buf.extend_from_slice(self.compact().as_bytes());
+            let text = if sep.is_some() { self.iso() } else { self.compact() };
+            buf.extend_from_slice(text.as_bytes());
             return;
         }
         let y = y as u32;
-        buf.extend_from_slice(&[
-            b'0' + (y / 1000) as u8,
-            b'0' + (y / 100 % 10) as u8,
-            b'0' + (y / 10 % 10) as u8,
-            b'0' + (y % 10) as u8,
-            b'0' + (m / 10) as u8,
-            b'0' + (m % 10) as u8,
-            b'0' + (d / 10) as u8,
-            b'0' + (d % 10) as u8,
-        ]);
+        let digit = |n: u32| b'0' + (n % 10) as u8;
+        buf.extend_from_slice(&[digit(y / 1000), digit(y / 100), digit(y / 10), digit(y)]);
+        buf.extend(sep);
+        buf.extend_from_slice(&[digit(m as u32 / 10), digit(m as u32)]);
+        buf.extend(sep);
+        buf.extend_from_slice(&[digit(d as u32 / 10), digit(d as u32)]);
     }
 
     /// Month index (`year * 12 + month - 1`).
