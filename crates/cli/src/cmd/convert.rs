@@ -52,6 +52,17 @@ pub(crate) struct UkeArgs {
 
 /// Converts SS-MIX2 roots (folders) or message files, streaming resources to `sink`.
 pub(crate) fn convert_ssmix2(paths: &[PathBuf], facility: Option<String>, sink: &mut dyn FnMut(serde_json::Value)) -> anyhow::Result<ingest::Report> {
+    convert_ssmix2_with(paths, facility, &|v| v, sink)
+}
+
+/// [`convert_ssmix2`] with a `prepare` step run on the worker threads
+/// (serializing, for `medtwin convert`); `sink` sees storage order.
+fn convert_ssmix2_with<T: Send>(
+    paths: &[PathBuf],
+    facility: Option<String>,
+    prepare: &(dyn Fn(serde_json::Value) -> T + Sync),
+    sink: &mut dyn FnMut(T),
+) -> anyhow::Result<ingest::Report> {
     let opts = ingest::Options { facility_code: facility };
     let mut report = ingest::Report::default();
     let (dirs, files): (Vec<&PathBuf>, Vec<&PathBuf>) = paths.iter().partition(|p| p.is_dir());
@@ -60,11 +71,11 @@ pub(crate) fn convert_ssmix2(paths: &[PathBuf], facility: Option<String>, sink: 
         // 医療機関コード, is converted storage by storage with that code.
         let facilities = facility_roots(d)?;
         if facilities.is_empty() {
-            report.merge(ingest::ssmix2::convert_tree(d, &opts, sink).with_context(|| format!("reading {}", d.display()))?);
+            report.merge(ingest::ssmix2::convert_tree_with(d, &opts, prepare, sink).with_context(|| format!("reading {}", d.display()))?);
         }
         for (code, root) in facilities {
             let o = ingest::Options { facility_code: opts.facility_code.clone().or(Some(code)) };
-            report.merge(ingest::ssmix2::convert_tree(&root, &o, sink).with_context(|| format!("reading {}", root.display()))?);
+            report.merge(ingest::ssmix2::convert_tree_with(&root, &o, prepare, sink).with_context(|| format!("reading {}", root.display()))?);
         }
     }
     if !files.is_empty() {
@@ -72,7 +83,7 @@ pub(crate) fn convert_ssmix2(paths: &[PathBuf], facility: Option<String>, sink: 
             std::fs::metadata(f).with_context(|| format!("cannot read {}", f.display()))?;
         }
         let files: Vec<PathBuf> = files.into_iter().cloned().collect();
-        report.merge(ingest::ssmix2::convert_files(&files, &opts, sink));
+        report.merge(ingest::ssmix2::convert_files(&files, &opts, &mut |v| sink(prepare(v))));
     }
     Ok(report)
 }
@@ -95,6 +106,18 @@ fn facility_roots(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
 
 /// Converts UKE files, streaming resources to `sink`.
 pub(crate) fn convert_uke(files: &[PathBuf], master: Option<&Path>, sink: &mut dyn FnMut(serde_json::Value)) -> anyhow::Result<ingest::Report> {
+    convert_uke_with(files, master, &|v| v, sink)
+}
+
+/// [`convert_uke`] with a `prepare` step run on the worker threads. Files
+/// are converted in parallel (ingest takes them in bounded blocks) and their
+/// resources reach `sink` in file order, so the output is deterministic.
+fn convert_uke_with<T: Send>(
+    files: &[PathBuf],
+    master: Option<&Path>,
+    prepare: &(dyn Fn(serde_json::Value) -> T + Sync),
+    sink: &mut dyn FnMut(T),
+) -> anyhow::Result<ingest::Report> {
     for f in files {
         std::fs::metadata(f).with_context(|| format!("cannot read {}", f.display()))?;
     }
@@ -102,25 +125,7 @@ pub(crate) fn convert_uke(files: &[PathBuf], master: Option<&Path>, sink: &mut d
         Some(dir) => ingest::uke::load_masters(dir),
         None => (uke::master::Master::default(), ingest::Report::default()),
     };
-    // Files are independent: convert a few at a time on all cores, then emit
-    // their resources in file order, so the output is deterministic and only a
-    // handful of files are held in memory.
-    use rayon::prelude::*;
-    let width = 2 * rayon::current_num_threads().max(1);
-    for group in files.chunks(width) {
-        let converted: Vec<(Vec<serde_json::Value>, ingest::Report)> = group
-            .par_iter()
-            .map(|f| {
-                let mut out = Vec::new();
-                let rep = ingest::uke::convert_files(std::slice::from_ref(f), &master, &mut |r| out.push(r));
-                (out, rep)
-            })
-            .collect();
-        for (resources, rep) in converted {
-            resources.into_iter().for_each(&mut *sink);
-            report.merge(rep);
-        }
-    }
+    report.merge(ingest::uke::convert_files_with(files, &master, prepare, sink));
     Ok(report)
 }
 
@@ -171,16 +176,22 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     let file = std::fs::File::create(&output.out).with_context(|| format!("creating {}", output.out.display()))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut io_err: Option<std::io::Error> = None;
-    let mut sink = |r: serde_json::Value| {
+    // Resources are serialized on the worker threads; only the writes are serial.
+    let line = |r: serde_json::Value| -> Vec<u8> {
+        let mut b = serde_json::to_vec(&r).expect("invariant: a JSON value always serializes");
+        b.push(b'\n');
+        b
+    };
+    let mut sink = |b: Vec<u8>| {
         if io_err.is_none()
-            && let Err(e) = serde_json::to_writer(&mut w, &r).map_err(std::io::Error::from).and_then(|_| w.write_all(b"\n"))
+            && let Err(e) = w.write_all(&b)
         {
             io_err = Some(e);
         }
     };
     let report = match &cmd {
-        Command::Ssmix2(a) => convert_ssmix2(&a.paths, a.facility.clone(), &mut sink)?,
-        Command::Uke(a) => convert_uke(&a.files, a.master.as_deref(), &mut sink)?,
+        Command::Ssmix2(a) => convert_ssmix2_with(&a.paths, a.facility.clone(), &line, &mut sink)?,
+        Command::Uke(a) => convert_uke_with(&a.files, a.master.as_deref(), &line, &mut sink)?,
     };
     if let Some(e) = io_err {
         return Err(anyhow::Error::new(e).context(format!("writing {}", output.out.display())));
