@@ -23,10 +23,8 @@
 //! - UKE claims are per facility, month and in/outpatient; synth's FHIR
 //!   Claims are per encounter. Outpatient points are compared per facility,
 //!   patient and month; inpatient points per facility and patient over all
-//!   stays. Known synth discrepancy: the FHIR Claim counts 入院基本料 per
-//!   night (end − start) while the UKE file counts calendar days including
-//!   the day of discharge (end − start + 1, as claims are billed), so UKE has
-//!   exactly one more 入院基本料 day per stay; the comparison expects it.
+//!   stays. Both count 入院基本料 per calendar day of the stay, the day of
+//!   discharge included (end − start + 1, as claims are billed).
 //! - Coverage (insurer numbers, symbols) is not compared: UKE writes symbol and
 //!   number in full-width digits, as the claims format requires.
 
@@ -416,7 +414,6 @@ fn uke_diagnoses() {
 fn uke_claim_points() {
     let d = data();
     let encounters: BTreeMap<&str, &Value> = d.fhir["Encounter"].iter().map(|e| (s(&e["id"]), e)).collect();
-    let admission_day = u64::from(synth::codes::fee("admission_basic").points);
     // Outpatient: points per facility, patient and month. Inpatient: per
     // facility and patient over all stays (UKE splits a stay by month).
     let mut out_exp: BTreeMap<String, u64> = BTreeMap::new();
@@ -428,8 +425,7 @@ fn uke_claim_points() {
         let enc_id = s(&c["id"]).replacen("claim-", "enc-", 1);
         let inpatient = encounters.get(enc_id.as_str()).is_some_and(|e| e["class"]["code"] == "IMP");
         if inpatient {
-            // One more 入院基本料 day in UKE (day of discharge; see the header).
-            *in_exp.entry(format!("{fac}/{pid}")).or_default() += points + admission_day;
+            *in_exp.entry(format!("{fac}/{pid}")).or_default() += points;
         } else {
             let month = s(&c["billablePeriod"]["start"]).get(..7).unwrap_or("").to_string();
             *out_exp.entry(format!("{fac}/{pid}/{month}")).or_default() += points;

@@ -382,7 +382,9 @@ pub fn claim_items(e: &Encounter) -> Vec<(&'static str, &'static str, u32, u32, 
     }
     for (k, _) in &e.procedures {
         let f = codes::fee(k);
-        let count = if *k == "admission_basic" { (e.end.0 - e.start.0).max(1) as u32 } else { 1 };
+        // 入院基本料 is billed per calendar day of the stay, the day of
+        // discharge included (as the UKE file counts it).
+        let count = if *k == "admission_basic" { (e.end.0 - e.start.0 + 1).max(1) as u32 } else { 1 };
         items.push((f.receipt, f.name, f.points, count, f.category));
     }
     if !e.labs.is_empty() {
