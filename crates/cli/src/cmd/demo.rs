@@ -22,6 +22,10 @@ pub(crate) struct Args {
     /// Region: mie (三重県) or japan.
     #[arg(long, default_value = "mie")]
     region: String,
+    /// Calendar years of care to generate, e.g. 2013-2024 or 2023-2024
+    /// (fewer years: a smaller database for the same number of people).
+    #[arg(long, default_value = "2013-2024")]
+    years: String,
     /// Directory holding the database and the generated files.
     #[arg(long, env = "MEDTWIN_DATA", default_value = "./medtwin-data")]
     data: PathBuf,
@@ -46,7 +50,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
             seed: a.seed,
             out: synth_dir.clone(),
             region: a.region.clone(),
-            years: "2013-2024".into(),
+            years: a.years.clone(),
             formats: "fhir,ssmix2,uke".into(),
             params: None,
         })?;
