@@ -41,6 +41,9 @@ enum Command {
     Sql(cmd::sql::Args),
     /// Evaluate a FHIRPath expression against a resource and print the result as JSON.
     Fhirpath(cmd::fhirpath::Args),
+    /// Regional analytics: patient flows between areas, claims rates, patients per facility, NDB reference rates.
+    #[command(subcommand)]
+    Regional(cmd::regional::Command),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Synth(a) => cmd::synth::run(a),
         Command::View(c) => cmd::view::run(c),
         Command::Sql(a) => cmd::sql::run(a),
+        Command::Regional(c) => cmd::regional::run(c),
     };
     match result {
         Ok(code) => code,

@@ -7,7 +7,7 @@
 //!
 //! The tables can come from resources pushed by any source (a store scan,
 //! NDJSON files) or from Parquet files materialised earlier with
-//! `medtwin view materialize crates/regional/views`.
+//! `medtwin regional materialize`.
 
 use std::collections::HashMap;
 

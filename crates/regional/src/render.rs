@@ -12,6 +12,11 @@ use crate::suppress::Count;
 /// The UTF-8 byte-order mark.
 pub const BOM: &str = "\u{feff}";
 
+/// The label of the CSV row counting records whose patient's residence is unknown.
+pub const UNKNOWN_RESIDENCE: &str = "住所地不明（集計から除外）";
+/// The label of the CSV row counting records whose facility's location is unknown.
+pub const UNKNOWN_FACILITY: &str = "医療機関所在地不明（集計から除外）";
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
@@ -29,6 +34,19 @@ pub fn pct(r: Option<f64>) -> String {
 
 fn num(r: Option<f64>, digits: usize) -> String {
     r.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "-".into())
+}
+
+/// A rate per 1,000 with three significant digits (at least three decimals),
+/// so that the small rates of a sample never print as 0.000; `-` when not shown.
+pub fn rate(r: Option<f64>) -> String {
+    match r {
+        None => "-".into(),
+        Some(x) if x <= 0.0 || !x.is_finite() => format!("{x:.3}"),
+        Some(x) => {
+            let digits = (2 - x.log10().floor() as i32).clamp(3, 8) as usize;
+            format!("{x:.digits$}")
+        }
+    }
 }
 
 /// Which table of the flow report.
@@ -78,6 +96,10 @@ pub fn flows_csv(r: &FlowReport, part: FlowPart) -> String {
                 ]);
             }
             row(&mut out, &["total", "合計", "total", "合計"].map(String::from).into_iter().chain([r.patients.total.to_string(), r.records.total.to_string()]).collect::<Vec<_>>());
+            // What could not be placed (excluded from the rows above).
+            let u = &r.unknown;
+            row(&mut out, &["unknown", UNKNOWN_RESIDENCE, "total", "合計"].map(String::from).into_iter().chain([u.residence_patients.to_string(), u.residence_records.to_string()]).collect::<Vec<_>>());
+            row(&mut out, &["total", "合計", "unknown", UNKNOWN_FACILITY].map(String::from).into_iter().chain([u.facility_patients.to_string(), u.facility_records.to_string()]).collect::<Vec<_>>());
         }
         FlowPart::Areas => {
             row(
@@ -99,6 +121,11 @@ pub fn flows_csv(r: &FlowReport, part: FlowPart) -> String {
                     num(a.inflow_rate, 4),
                 ]);
             }
+            // Patients who could not be placed: residents of no area, treated in no area.
+            let u = &r.unknown;
+            let blank = || std::iter::repeat_n(String::new(), 6);
+            row(&mut out, &["unknown".to_string(), UNKNOWN_RESIDENCE.into(), u.residence_patients.to_string(), String::new()].into_iter().chain(blank()).collect::<Vec<_>>());
+            row(&mut out, &["unknown".to_string(), UNKNOWN_FACILITY.into(), String::new(), u.facility_patients.to_string()].into_iter().chain(blank()).collect::<Vec<_>>());
         }
     }
     out
@@ -227,6 +254,7 @@ pub fn facilities_csv(r: &FacilityReport) -> String {
         row(&mut out, &["total", "合計", "", ""].map(String::from).into_iter().chain([c.code.clone(), c.name.clone(), r.col_totals[j].to_string()]).collect::<Vec<_>>());
     }
     row(&mut out, &["total", "合計", "", "", "total", "合計"].map(String::from).into_iter().chain([r.total.to_string()]).collect::<Vec<_>>());
+    row(&mut out, &["total", "合計", "", "", "unknown", UNKNOWN_RESIDENCE].map(String::from).into_iter().chain([r.unknown.residence_patients.to_string()]).collect::<Vec<_>>());
     out
 }
 
@@ -266,12 +294,14 @@ pub fn rates_csv(r: &RateReport) -> String {
         let pop = r.population[i].map(|p| p.to_string()).unwrap_or_default();
         for (j, p) in r.periods.iter().enumerate() {
             let c = &r.cells[i * np + j];
-            row(&mut out, &[a.code.clone(), a.name.clone(), p.clone(), r.months[j].to_string(), pop.clone(), c.claims.to_string(), num(c.rate_per_1000, 3), num(c.mean_points, 1)]);
+            row(&mut out, &[a.code.clone(), a.name.clone(), p.clone(), r.months[j].to_string(), pop.clone(), c.claims.to_string(), rate(c.rate_per_1000), num(c.mean_points, 1)]);
         }
         let c = &r.row_totals[i];
         let months: u32 = r.months.iter().sum();
-        row(&mut out, &[a.code.clone(), a.name.clone(), "total".into(), months.to_string(), pop, c.claims.to_string(), num(c.rate_per_1000, 3), num(c.mean_points, 1)]);
+        row(&mut out, &[a.code.clone(), a.name.clone(), "total".into(), months.to_string(), pop, c.claims.to_string(), rate(c.rate_per_1000), num(c.mean_points, 1)]);
     }
+    let months: u32 = r.months.iter().sum();
+    row(&mut out, &["unknown".to_string(), "区域外・住所地不明（集計から除外）".into(), "total".into(), months.to_string(), String::new(), r.outside_or_unknown_residence.to_string(), "-".into(), "-".into()]);
     out
 }
 
@@ -286,10 +316,10 @@ pub fn rates_text(r: &RateReport) -> String {
         .enumerate()
         .map(|(i, a)| {
             let c = &r.row_totals[i];
-            vec![a.name.clone(), r.population[i].map(|p| p.to_string()).unwrap_or_default(), c.claims.to_string(), num(c.rate_per_1000, 3), num(c.mean_points, 1)]
+            vec![a.name.clone(), r.population[i].map(|p| p.to_string()).unwrap_or_default(), c.claims.to_string(), rate(c.rate_per_1000), num(c.mean_points, 1)]
         })
         .collect();
-    rows.push(vec!["合計".into(), String::new(), r.total.claims.to_string(), num(r.total.rate_per_1000, 3), num(r.total.mean_points, 1)]);
+    rows.push(vec!["合計".into(), String::new(), r.total.claims.to_string(), rate(r.total.rate_per_1000), num(r.total.mean_points, 1)]);
     out.push_str(&text_table(&head, &rows));
     let _ = writeln!(out, "\n期間別（地域全体）");
     let head: Vec<String> = ["期間", "レセプト件数", "千人・月当たり", "平均点数"].map(String::from).to_vec();
@@ -299,7 +329,7 @@ pub fn rates_text(r: &RateReport) -> String {
         .enumerate()
         .map(|(j, p)| {
             let c = &r.col_totals[j];
-            vec![p.clone(), c.claims.to_string(), num(c.rate_per_1000, 3), num(c.mean_points, 1)]
+            vec![p.clone(), c.claims.to_string(), rate(c.rate_per_1000), num(c.mean_points, 1)]
         })
         .collect();
     out.push_str(&text_table(&head, &rows));

@@ -6,6 +6,7 @@ pub(crate) mod demo;
 pub(crate) mod export;
 pub(crate) mod fhirpath;
 pub(crate) mod import;
+pub(crate) mod regional;
 pub(crate) mod serve;
 pub(crate) mod sql;
 pub(crate) mod synth;
