@@ -6,16 +6,16 @@
 -- versus moderate (anything lower). Confounders at the index admission.
 -- Follow-up ends at the first of: the outcome, 5 years (1826 days), death,
 -- leaving the data set (Patient.active = false: the last recorded encounter),
--- the end of the data (the last encounter in the data set).
+-- the end of the data (the last encounter start in the data set).
 -- Dates are compared as day numbers: to_unixtime(date) / 86400.
 WITH
 enc AS (
   SELECT encounter_id, patient_id, start, "end",
          CAST(to_unixtime(start) / 86400 AS BIGINT) AS start_day,
          CAST(to_unixtime("end") / 86400 AS BIGINT) AS end_day
-  FROM encounters
+  FROM encounter_periods
 ),
-data_end AS (SELECT max(end_day) AS day FROM enc),
+data_end AS (SELECT max(start_day) AS day FROM enc),
 last_seen AS (SELECT patient_id, max(end_day) AS day FROM enc GROUP BY patient_id),
 pci AS (
   SELECT p.patient_id, p.encounter_id, e.start, e.start_day, e.end_day,

@@ -29,6 +29,9 @@ enum Command {
     /// Survival statistics and propensity matching over a table (CSV).
     #[command(subcommand)]
     Analyze(cmd::analyze::Command),
+    /// Run a study (views + SQL, matching or weighting, Cox, Kaplan–Meier, rates) into a report.
+    #[command(subcommand)]
+    Study(cmd::study::Command),
     /// Convert SS-MIX2 storage or UKE claims files to FHIR JP Core NDJSON.
     #[command(subcommand)]
     Convert(cmd::convert::Command),
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Fhirpath(a) => cmd::fhirpath::run(a),
         Command::Analyze(c) => cmd::analyze::run(c),
         Command::Convert(c) => cmd::convert::run(c),
+        Command::Study(c) => cmd::study::run(c),
         Command::Synth(a) => cmd::synth::run(a),
         Command::View(c) => cmd::view::run(c),
         Command::Sql(a) => cmd::sql::run(a),

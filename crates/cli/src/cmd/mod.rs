@@ -9,6 +9,7 @@ pub(crate) mod import;
 pub(crate) mod regional;
 pub(crate) mod serve;
 pub(crate) mod sql;
+pub(crate) mod study;
 pub(crate) mod synth;
 pub(crate) mod view;
 
