@@ -21,7 +21,7 @@ use crate::stats::psm::{Estimand, PsmOptions, balance, ipw_weights, propensity_m
 use crate::stats::rates::proportions;
 
 fn step<T>(what: impl Into<String>, r: crate::Result<T>) -> Result<T> {
-    r.map_err(|source| Error::Analysis { step: what.into(), source })
+    r.map_err(|cause| Error::Analysis { step: what.into(), cause })
 }
 
 /// Runs the study's statistics over `table`.
@@ -33,7 +33,7 @@ pub fn analyze(study: &Study, table: &Table) -> Result<Report> {
         if !table.has_column(&c) {
             return Err(Error::Analysis {
                 step: "analysis table".into(),
-                source: crate::Error::UnknownColumn { column: c, available: table.column_names().join(", ") },
+                cause: crate::Error::UnknownColumn { column: c, available: table.column_names().join(", ") },
             });
         }
     }
@@ -171,7 +171,7 @@ fn survival(study: &Study, table: &Table) -> Result<SurvivalReport> {
         if let Some(i) = t.iter().position(|&v| v < 0.0) {
             return Err(Error::Analysis {
                 step: ctx("time column"),
-                source: crate::Error::InvalidValue {
+                cause: crate::Error::InvalidValue {
                     what: format!("column `{time_col}`"),
                     row: i + 1,
                     message: format!("follow-up time must not be negative, found {}", t[i]),
@@ -195,7 +195,7 @@ fn survival(study: &Study, table: &Table) -> Result<SurvivalReport> {
         if events_all.0 + events_all.1 == 0 {
             return Err(Error::Analysis {
                 step: ctx("cohort"),
-                source: crate::Error::NoEvents { context: format!(" in column `{}`", o.event) },
+                cause: crate::Error::NoEvents { context: format!(" in column `{}`", o.event) },
             });
         }
         let events_adj = ev(&mut keep.iter().copied());
@@ -304,7 +304,7 @@ fn cox_hr(
     what: &str,
 ) -> Result<HrEstimate> {
     if !e.iter().any(|&v| v) {
-        return Err(Error::Analysis { step: what.into(), source: crate::Error::NoEvents { context: String::new() } });
+        return Err(Error::Analysis { step: what.into(), cause: crate::Error::NoEvents { context: String::new() } });
     }
     let model = step(what, CoxModel::new(t, e, x, names, None, w))?;
     let fit = step(what, model.fit(opts))?;

@@ -39,12 +39,13 @@ pub enum Error {
     #[error("invalid study: {0}")]
     Spec(String),
     /// Reading a file failed.
-    #[error("i/o error on {path}: {source}")]
+    #[error("i/o error on {path}: {error}")]
     Io {
         /// The file.
         path: String,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (in the message, not a `source()`, so that
+        /// error chains do not print it twice).
+        error: std::io::Error,
     },
     /// A view failed to parse or run.
     #[error(transparent)]
@@ -67,12 +68,13 @@ pub enum Error {
     #[error("propensity score matching found no pairs within the caliper; widen design.caliper")]
     NoMatches,
     /// A statistical step refused its input.
-    #[error("{step}: {source}")]
+    #[error("{step}: {cause}")]
     Analysis {
         /// Which step (and outcome) failed.
         step: String,
-        /// The statistics error (unknown column, non-numeric value with its row, no events, ...).
-        source: crate::Error,
+        /// The statistics error (unknown column, non-numeric value with its
+        /// row, no events, ...); in the message, not a `source()`.
+        cause: crate::Error,
     },
     /// A table operation failed.
     #[error(transparent)]
@@ -130,7 +132,7 @@ impl StudyFiles<'_> {
         match self {
             StudyFiles::Dir(dir) => {
                 let path = dir.join(p);
-                std::fs::read_to_string(&path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })
+                std::fs::read_to_string(&path).map_err(|e| Error::Io { path: path.display().to_string(), error: e })
             }
             StudyFiles::Embedded(files) => files
                 .iter()

@@ -109,15 +109,24 @@ pub fn render_html(report: &Report, lang: Lang) -> String {
     if let Some(d) = &s.description {
         let _ = writeln!(h, "<p>{}</p>", esc(d.get(lang)));
     }
-    match &report.body {
-        ReportBody::Survival(r) => survival_html(&mut h, report, r, lang),
-        ReportBody::Rates(r) => rates_html(&mut h, report, r, lang),
-    }
+    h.push_str(&render_sections(report, lang));
     let _ = writeln!(h, "<h2>{}</h2>\n<p>", t(lang, "downloads"));
     for (f, _) in report.csv_files() {
         let _ = write!(h, "<a href=\"{0}\">{0}</a> · ", esc(&f));
     }
     let _ = writeln!(h, "<a href=\"results.json\">results.json</a></p>\n<p class=\"note\">{}</p>\n</body>\n</html>", t(lang, "generated"));
+    h
+}
+
+/// The report's sections (cohort, balance, plots, tables; each under an
+/// `<h2>`) without the page around them, the title, the description or the
+/// download links: for embedding in another page, such as the dashboard.
+pub fn render_sections(report: &Report, lang: Lang) -> String {
+    let mut h = String::new();
+    match &report.body {
+        ReportBody::Survival(r) => survival_html(&mut h, report, r, lang),
+        ReportBody::Rates(r) => rates_html(&mut h, report, r, lang),
+    }
     h
 }
 

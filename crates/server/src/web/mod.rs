@@ -45,6 +45,7 @@ pub(crate) mod i18n;
 mod layout;
 mod patients;
 mod sql;
+mod studies;
 
 pub(crate) use error::WebError;
 pub(crate) use sql::SqlCache;
@@ -68,6 +69,8 @@ pub(crate) struct WebState {
     pub(crate) sql: SqlCache,
     /// Resource counts by type, with the last write they were counted at.
     counts: std::sync::Mutex<Option<(Option<store::Instant>, Arc<Vec<(String, u64)>>)>>,
+    /// The last result of each study run from the Studies page.
+    studies: studies::StudyCache,
 }
 
 impl WebState {
@@ -109,6 +112,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(patients::routes())
         .merge(explorer::routes())
         .merge(sql::routes())
+        .merge(studies::routes())
         .merge(assets::routes())
         .route("/lang/{code}", get(layout::set_lang))
 }

@@ -26,3 +26,4 @@
 
 mod harness;
 mod pages;
+mod studies;
