@@ -5,11 +5,15 @@
 #   bench/regional/run.sh [N] [--runs R]      (default N = 100000, R = 3)
 #
 # The data set is generated once (medtwin synth, FHIR only) under
-# ${MEDTWIN_BENCH_DIR:-/tmp/medtwin-bench-regional}/N and kept, as are the
-# regional views materialised to Parquet (medtwin regional materialize); both
-# steps are timed once and reported apart. The measured steps are the two
-# analysis commands reading the Parquet files (--parquet), R runs each, and
-# one run of flows straight from NDJSON (--input) for comparison.
+# ${MEDTWIN_BENCH_DIR:-/tmp/medtwin-bench-regional}/N; only the six resource
+# types the regional views read are kept on disk (the other NDJSON files are
+# symbolic links to /dev/null: 100,000 people × 10 years would otherwise take
+# about 22 GB, and even so the kept files are about 9.5 GB). The regional views
+# are materialised to Parquet once (medtwin regional materialize); both steps
+# are timed once and reported apart, and the NDJSON files are then deleted
+# (KEEP_NDJSON=1 keeps them and adds one run of flows straight from NDJSON).
+# The measured steps are the analysis commands reading the Parquet files
+# (--parquet), R runs each. Delete the folder when done.
 # MEDTWIN_BIN=path uses a prebuilt binary instead of building target/release/medtwin.
 set -euo pipefail
 
@@ -60,20 +64,30 @@ echo "medtwin regional benchmark: N = $N people × 10 years (三重県), $(nproc
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 if ! [ -f "$BASE/done" ]; then
   rm -rf "$BASE"
-  mkdir -p "$BASE"
+  mkdir -p "$BASE/synth/fhir"
+  for t in Observation MedicationRequest DiagnosticReport DocumentReference Procedure AllergyIntolerance Coverage Practitioner; do
+    ln -s /dev/null "$BASE/synth/fhir/$t.ndjson"
+  done
   measure "generate (medtwin synth, fhir only)" "$BIN" synth --patients "$N" --seed 1 --years 2015-2024 --formats fhir --out "$BASE/synth"
-  measure "materialize regional views (NDJSON → Parquet)" "$BIN" regional materialize --input "$BASE/synth/fhir" --out "$BASE/parquet"
-  touch "$BASE/done"
-fi
-python3 - "$BASE" <<'PY'
+  python3 - "$BASE" > "$BASE/sizes.txt" <<'PY'
 import os, sys
 base = sys.argv[1]
 for name in ["Encounter", "Claim", "Patient", "Condition"]:
     p = os.path.join(base, "synth", "fhir", f"{name}.ndjson")
-    if os.path.exists(p):
-        n = sum(1 for _ in open(p, "rb"))
-        print(f"  {name:<10} {n:>10,} resources  {os.path.getsize(p) / 2**20:8.0f} MiB NDJSON")
-pq = os.path.join(base, "parquet")
+    n = sum(1 for _ in open(p, "rb"))
+    print(f"  {name:<10} {n:>10,} resources  {os.path.getsize(p) / 2**20:8.0f} MiB NDJSON")
+PY
+  find "$BASE/synth/fhir" -type l -delete
+  measure "materialize regional views (NDJSON → Parquet)" "$BIN" regional materialize --input "$BASE/synth/fhir" --out "$BASE/parquet"
+  if [ -z "${KEEP_NDJSON:-}" ]; then
+    rm -rf "$BASE/synth/fhir"
+  fi
+  touch "$BASE/done"
+fi
+cat "$BASE/sizes.txt"
+python3 - "$BASE" <<'PY'
+import os, sys
+pq = os.path.join(sys.argv[1], "parquet")
 size = sum(os.path.getsize(os.path.join(pq, f)) for f in os.listdir(pq))
 print(f"  regional views as Parquet: {size / 2**20:.0f} MiB")
 PY
@@ -82,5 +96,7 @@ for i in $(seq 1 "$RUNS"); do
   measure "flows all, municipality (parquet) #$i" "$BIN" regional flows --parquet "$BASE/parquet" --level municipality --format csv
   measure "rates municipality × month (parquet) #$i" "$BIN" regional rates --parquet "$BASE/parquet" --level municipality --period month --format csv
 done
-measure "flows stroke inpatient kosoku (NDJSON input)" "$BIN" regional flows --input "$BASE/synth/fhir" --disease stroke --setting inpatient --format csv
+if [ -d "$BASE/synth/fhir" ]; then
+  measure "flows stroke inpatient kosoku (NDJSON input)" "$BIN" regional flows --input "$BASE/synth/fhir" --disease stroke --setting inpatient --format csv
+fi
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

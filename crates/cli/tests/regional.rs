@@ -349,3 +349,72 @@ fn clear_errors_and_non_zero_exit() {
     }
 }
 
+
+/// `GET path` on a server, returning the status line and the body.
+fn http_get(addr: &str, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("read");
+    let text = String::from_utf8(out).expect("utf-8");
+    let (head, body) = text.split_once("\r\n\r\n").expect("http response");
+    (head.lines().next().unwrap_or_default().to_string(), body.to_string())
+}
+
+#[test]
+fn the_web_page_serves_the_cli_numbers() {
+    use std::io::BufRead;
+    let d = tempfile::tempdir().expect("tmp");
+    let input = d.path().join("fhir");
+    write_ndjson(&input);
+    let data = d.path().join("data");
+    let o = run(&["import", "--data", s(&data), s(&input)]);
+    assert!(o.status.success(), "import: {}", String::from_utf8_lossy(&o.stderr));
+    // The CLI's CSVs first (the server then holds the store).
+    let q = ["--disease", "stroke", "--setting", "inpatient", "--level", "kosoku", "--from", "2024-01", "--to", "2024-12", "--data", s(&data)];
+    let cli = [
+        ok(&[&["regional", "flows"][..], &q, &["--format", "csv"]].concat()),
+        ok(&[&["regional", "flows"][..], &q, &["--format", "csv", "--table", "areas"]].concat()),
+        ok(&[&["regional", "facilities"][..], &q, &["--format", "csv"]].concat()),
+        ok(&[&["regional", "rates"][..], &q, &["--format", "csv", "--period", "month"]].concat()),
+        ok(&[&["regional", "flows"][..], &q, &["--format", "csv", "--source", "claims"]].concat()),
+    ];
+    let mut child = medtwin()
+        .args(["serve", "--data", s(&data), "--addr", "127.0.0.1:0"])
+        .env("MEDTWIN_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut addr = None;
+    for _ in 0..20 {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).expect("read") == 0 {
+            break;
+        }
+        if let Some(a) = line.split("http://").nth(1).and_then(|r| r.split('/').next()) {
+            addr = Some(a.trim().to_string());
+            break;
+        }
+    }
+    let addr = addr.expect("the server prints its address");
+    let query = "disease=stroke&setting=inpatient&level=kosoku&from=2024-01&to=2024-12";
+    let web: Vec<(String, String)> = ["flows.csv", "areas.csv", "facilities.csv", "rates.csv"]
+        .iter()
+        .map(|f| http_get(&addr, &format!("/regional/{f}?{query}")))
+        .chain([http_get(&addr, &format!("/regional/flows.csv?{query}&source=claims"))])
+        .collect();
+    let (status, page) = http_get(&addr, &format!("/regional?{query}"));
+    let (bad_status, _) = http_get(&addr, "/regional?disease=flu");
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    for (i, ((st, body), expected)) in web.iter().zip(&cli).enumerate() {
+        assert!(st.contains("200"), "{i}: {st}");
+        assert_eq!(body, expected, "download {i} differs from the CLI");
+    }
+    assert!(status.contains("200"), "{status}");
+    // The page's total is the CLI's: 52 inpatient stroke patients in 2024.
+    assert!(page.contains("<span id=\"total-patients\">52</span>"), "page total");
+    assert!(bad_status.contains("400"), "{bad_status}");
+}

@@ -46,6 +46,7 @@ mod layout;
 mod patients;
 mod sql;
 mod studies;
+mod regional;
 
 pub(crate) use error::WebError;
 pub(crate) use sql::SqlCache;
@@ -113,6 +114,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(explorer::routes())
         .merge(sql::routes())
         .merge(studies::routes())
+        .merge(regional::routes())
         .merge(assets::routes())
         .route("/lang/{code}", get(layout::set_lang))
 }

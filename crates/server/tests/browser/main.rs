@@ -27,3 +27,4 @@
 mod harness;
 mod pages;
 mod studies;
+mod regional;
