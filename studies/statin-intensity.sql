@@ -4,7 +4,7 @@
 -- at which a statin (YJ 薬効分類 2189) was prescribed. Exposure: high intensity
 -- (daily atorvastatin >= 20 mg, rosuvastatin >= 10 mg, pitavastatin >= 4 mg)
 -- versus moderate (anything lower). Confounders at the index admission.
--- Follow-up ends at the first of: the outcome, 5 years (1826 days), death,
+-- Follow-up ends at the first of: the outcome, 5 years (1827 days: 5 × 365.25 rounded up, so that people followed for the whole 5 years are still at risk at year 5), death,
 -- leaving the data set (Patient.active = false: the last recorded encounter),
 -- the end of the data (the last encounter start in the data set).
 -- Dates are compared as day numbers: to_unixtime(date) / 86400.
@@ -73,11 +73,11 @@ x AS (
     CAST(substr(k.start, 1, 4) AS INT) - 2013 AS years_since_2013,
     f.mi_day, f.stroke_day,
     least(
-      k.index_day + 1826,
+      k.index_day + 1827,
       d.day,
       coalesce(CAST(to_unixtime(p.deceased_date) / 86400 AS BIGINT),
                CASE WHEN p.active = false THEN l.day END,
-               k.index_day + 1826)
+               k.index_day + 1827)
     ) AS end_day
   FROM cohort k
     JOIN patients p ON p.patient_id = k.patient_id
