@@ -36,9 +36,9 @@ pub(crate) struct SourceArgs {
     /// Read resources from NDJSON files or folders of them (e.g. the fhir/ folder of `medtwin synth`) instead of the store.
     #[arg(long = "input")]
     inputs: Vec<PathBuf>,
-    /// Read the regional views from Parquet files written by `medtwin regional materialize`.
+    /// Read the regional views from Parquet files written by `medtwin regional materialize` (repeat for several folders of different people, e.g. one per insurer).
     #[arg(long, conflicts_with = "inputs")]
-    parquet: Option<PathBuf>,
+    parquet: Vec<PathBuf>,
     /// Municipality tables for more prefectures (CSV: area_code,area_name,muni_code,muni_name,parent_iryoken2_code,parent_iryoken2_name[,population]).
     #[arg(long = "areas")]
     areas: Vec<PathBuf>,
@@ -175,12 +175,14 @@ fn push_files(files: &[PathBuf], ty: &str, bar: &indicatif::ProgressBar, push: &
 }
 
 fn tables(s: &SourceArgs) -> anyhow::Result<Tables> {
-    if let Some(dir) = &s.parquet {
+    if !s.parquet.is_empty() {
         let mut t = Tables::default();
-        for (name, _) in regional::data::VIEW_SOURCES {
-            let file = dir.join(format!("{name}.parquet"));
-            let batches = analytics::view::read_parquet(&file).with_context(|| format!("reading {} (write it with medtwin regional materialize)", file.display()))?;
-            t.batches.insert(name.to_string(), batches);
+        for dir in &s.parquet {
+            for (name, _) in regional::data::VIEW_SOURCES {
+                let file = dir.join(format!("{name}.parquet"));
+                let batches = analytics::view::read_parquet(&file).with_context(|| format!("reading {} (write it with medtwin regional materialize)", file.display()))?;
+                t.batches.entry(name.to_string()).or_default().extend(batches);
+            }
         }
         return Ok(t);
     }
@@ -385,7 +387,7 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Materialize(a) => {
             std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-            let src = SourceArgs { data: a.data.clone(), inputs: a.inputs.clone(), parquet: None, areas: Vec::new() };
+            let src = SourceArgs { data: a.data.clone(), inputs: a.inputs.clone(), parquet: Vec::new(), areas: Vec::new() };
             let t = tables(&src)?;
             for view in regional::data::views()? {
                 let name = view.name.clone().unwrap_or_default();
