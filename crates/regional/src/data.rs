@@ -395,18 +395,18 @@ impl Dataset {
                 if get(fid, i).is_some_and(|f| facility_index.contains_key(f)) {
                     continue;
                 }
-                if let Some(c) = get(code, i) {
-                    if !by_code.contains_key(c) {
-                        let (place, resolution) = model.resolve(&AddressParts { institution_code: Some(c), ..Default::default() });
-                        by_code.insert(c.to_string(), ds.facilities.len() as u32);
-                        ds.facilities.push(Facility {
-                            id: c.to_string(),
-                            name: c.to_string(),
-                            institution_code: Some(c.to_string()),
-                            place,
-                            resolution,
-                        });
-                    }
+                if let Some(c) = get(code, i)
+                    && !by_code.contains_key(c)
+                {
+                    let (place, resolution) = model.resolve(&AddressParts { institution_code: Some(c), ..Default::default() });
+                    by_code.insert(c.to_string(), ds.facilities.len() as u32);
+                    ds.facilities.push(Facility {
+                        id: c.to_string(),
+                        name: c.to_string(),
+                        institution_code: Some(c.to_string()),
+                        place,
+                        resolution,
+                    });
                 }
             }
         }

@@ -256,10 +256,10 @@ fn filter(c: &CommonArgs) -> anyhow::Result<Filter> {
         from: month(&c.from, "--from")?,
         to: month(&c.to, "--to")?,
     };
-    if let (Some(a), Some(b)) = (f.from, f.to) {
-        if a > b {
-            bail!("--from {a} is after --to {b}");
-        }
+    if let (Some(a), Some(b)) = (f.from, f.to)
+        && a > b
+    {
+        bail!("--from {a} is after --to {b}");
     }
     Ok(f)
 }

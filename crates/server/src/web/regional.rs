@@ -82,10 +82,10 @@ fn params(ctx: &Ctx, q: &HashMap<String, String>) -> Result<Params, WebError> {
             .extend_pairs(q.iter().filter(|(k, _)| k.as_str() != "lang").map(|(k, v)| (k.as_str(), v.as_str())))
             .finish(),
     };
-    if let (Some(a), Some(b)) = (p.from, p.to) {
-        if a > b {
-            return Err(WebError::bad_request(ctx, format!("{}: {a} > {b}", ctx.tr("開始月が終了月より後です", "the first month is after the last"))));
-        }
+    if let (Some(a), Some(b)) = (p.from, p.to)
+        && a > b
+    {
+        return Err(WebError::bad_request(ctx, format!("{}: {a} > {b}", ctx.tr("開始月が終了月より後です", "the first month is after the last"))));
     }
     if p.level == Level::Prefecture {
         return Err(WebError::bad_request(ctx, ctx.tr("この画面の単位は市町村・構想区域・二次医療圏です", "levels here are municipality, kosoku or iryoken2")));
@@ -112,12 +112,12 @@ async fn dataset(state: &AppState, ctx: &Ctx) -> Result<Arc<(AreaModel, Dataset)
     state
         .blocking(move |s| {
             let stamp = s.last_write()?.map(|i| i.to_fhir());
-            if let Ok(guard) = cache().lock() {
-                if let Some((k, st, d)) = guard.as_ref() {
-                    if *k == key && *st == stamp {
-                        return Ok(d.clone());
-                    }
-                }
+            if let Ok(guard) = cache().lock()
+                && let Some((k, st, d)) = guard.as_ref()
+                && *k == key
+                && *st == stamp
+            {
+                return Ok(d.clone());
             }
             let model = AreaModel::mie().map_err(|e| crate::error::ApiError::internal(e.to_string()))?;
             let mut failure: Option<regional::Error> = None;
@@ -271,7 +271,7 @@ async fn page_handler(State(state): State<AppState>, ctx: Ctx, Query(q): Query<H
             }
             label { (ctx.tr("地図の指標", "Map measure")) " "
                 select name="measure" id="measure" {
-                    @for (k, ja, en) in MEASURES { option value=(k) selected[sel("measure", k) || (q.get("measure").is_none() && *k == "self_sufficiency")] { (ctx.tr(ja, en)) } }
+                    @for (k, ja, en) in MEASURES { option value=(k) selected[sel("measure", k) || (!q.contains_key("measure") && *k == "self_sufficiency")] { (ctx.tr(ja, en)) } }
                 }
             }
             label { (ctx.tr("開始月", "From")) " " input type="month" name="from" id="from" value=(p.from.map(|m| m.to_string()).unwrap_or_default()); }
