@@ -419,98 +419,62 @@ impl Dataset {
                 None => (u32::MAX, Place::default()),
             }
         };
-        // Encounters, batch by batch in parallel.
+        // Encounters, batch by batch in parallel (the row functions borrow the indexes).
+        let (residence_of, facility_index, location_facility, condition_dx, by_code) =
+            (&residence_of, &facility_index, &location_facility, &condition_dx, &by_code);
         let v = "regional_encounters";
-        let enc: Vec<Result<(Vec<Event>, u64)>> = t
-            .get(v)
-            .par_iter()
-            .map(|b| {
-                let (pid, fid, lid, class, start, cond) = (
-                    strings(b, "patient_id", v)?,
-                    strings(b, "facility_id", v)?,
-                    strings(b, "location_id", v)?,
-                    strings(b, "class", v)?,
-                    strings(b, "start", v)?,
-                    strings(b, "primary_condition_id", v)?,
-                );
-                let mut out = Vec::with_capacity(b.num_rows());
-                let mut undated = 0;
-                for i in 0..b.num_rows() {
-                    let Some((date, month)) = get(start, i).and_then(|s| Month::parse(s).map(|m| (s, m))) else {
-                        undated += 1;
-                        continue;
-                    };
-                    let (patient, residence) = residence_of(get(pid, i), date);
-                    let facility = get(fid, i)
-                        .and_then(|f| facility_index.get(f))
-                        .or_else(|| get(lid, i).and_then(|l| location_facility.get(l)))
-                        .copied()
-                        .unwrap_or(u32::MAX);
-                    let dx = get(cond, i).and_then(|c| condition_dx.get(c)).copied().unwrap_or(u32::MAX);
-                    out.push(Event { patient, residence, facility, month, inpatient: is_inpatient_class(get(class, i)), dx, points: 0.0 });
-                }
-                Ok((out, undated))
+        let (events, undated) = events_of(t.get(v), "start", v, |b| {
+            let (pid, fid, lid, class, cond) = (
+                strings(b, "patient_id", v)?.clone(),
+                strings(b, "facility_id", v)?.clone(),
+                strings(b, "location_id", v)?.clone(),
+                strings(b, "class", v)?.clone(),
+                strings(b, "primary_condition_id", v)?.clone(),
+            );
+            Ok(move |i: usize, date: &str, month: Month| {
+                let (patient, residence) = residence_of(get(&pid, i), date);
+                let facility = get(&fid, i)
+                    .and_then(|f| facility_index.get(f))
+                    .or_else(|| get(&lid, i).and_then(|l| location_facility.get(l)))
+                    .copied()
+                    .unwrap_or(u32::MAX);
+                let dx = get(&cond, i).and_then(|c| condition_dx.get(c)).copied().unwrap_or(u32::MAX);
+                Event { patient, residence, facility, month, inpatient: is_inpatient_class(get(&class, i)), dx, points: 0.0 }
             })
-            .collect();
-        for r in enc {
-            let (e, u) = r?;
-            ds.encounters.extend(e);
-            ds.undated += u;
-        }
+        })?;
+        ds.encounters = events;
+        ds.undated += undated;
         // Claims.
         let v = "regional_claims";
         let dx_index = &dx_index;
-        let cl: Vec<Result<(Vec<Event>, u64)>> = t
-            .get(v)
-            .par_iter()
-            .map(|b| {
-                let (pid, fid, code, ty, start, yen, cond, icd) = (
-                    strings(b, "patient_id", v)?,
-                    strings(b, "facility_id", v)?,
-                    strings(b, "institution_code", v)?,
-                    strings(b, "claim_type", v)?,
-                    strings(b, "period_start", v)?,
-                    floats(b, "total_yen", v)?,
-                    strings(b, "primary_condition_id", v)?,
-                    strings(b, "primary_icd10", v)?,
-                );
-                let mut out = Vec::with_capacity(b.num_rows());
-                let mut undated = 0;
-                for i in 0..b.num_rows() {
-                    let Some((date, month)) = get(start, i).and_then(|s| Month::parse(s).map(|m| (s, m))) else {
-                        undated += 1;
-                        continue;
-                    };
-                    let (patient, residence) = residence_of(get(pid, i), date);
-                    let facility = get(fid, i)
-                        .and_then(|f| facility_index.get(f))
-                        .or_else(|| get(code, i).and_then(|c| by_code.get(c)))
-                        .copied()
-                        .unwrap_or(u32::MAX);
-                    let dx = get(cond, i)
-                        .and_then(|c| condition_dx.get(c))
-                        .or_else(|| get(icd, i).and_then(|c| dx_index.get(c)))
-                        .copied()
-                        .unwrap_or(u32::MAX);
-                    let points = if yen.is_null(i) { 0.0 } else { yen.value(i) / 10.0 };
-                    out.push(Event {
-                        patient,
-                        residence,
-                        facility,
-                        month,
-                        inpatient: get(ty, i) == Some("institutional"),
-                        dx,
-                        points,
-                    });
-                }
-                Ok((out, undated))
+        let (events, undated) = events_of(t.get(v), "period_start", v, |b| {
+            let (pid, fid, code, ty, yen, cond, icd) = (
+                strings(b, "patient_id", v)?.clone(),
+                strings(b, "facility_id", v)?.clone(),
+                strings(b, "institution_code", v)?.clone(),
+                strings(b, "claim_type", v)?.clone(),
+                floats(b, "total_yen", v)?.clone(),
+                strings(b, "primary_condition_id", v)?.clone(),
+                strings(b, "primary_icd10", v)?.clone(),
+            );
+            Ok(move |i: usize, date: &str, month: Month| {
+                let (patient, residence) = residence_of(get(&pid, i), date);
+                let facility = get(&fid, i)
+                    .and_then(|f| facility_index.get(f))
+                    .or_else(|| get(&code, i).and_then(|c| by_code.get(c)))
+                    .copied()
+                    .unwrap_or(u32::MAX);
+                let dx = get(&cond, i)
+                    .and_then(|c| condition_dx.get(c))
+                    .or_else(|| get(&icd, i).and_then(|c| dx_index.get(c)))
+                    .copied()
+                    .unwrap_or(u32::MAX);
+                let points = if yen.is_null(i) { 0.0 } else { yen.value(i) / 10.0 };
+                Event { patient, residence, facility, month, inpatient: get(&ty, i) == Some("institutional"), dx, points }
             })
-            .collect();
-        for r in cl {
-            let (e, u) = r?;
-            ds.claims.extend(e);
-            ds.undated += u;
-        }
+        })?;
+        ds.claims = events;
+        ds.undated += undated;
         Ok(ds)
     }
 
@@ -518,6 +482,42 @@ impl Dataset {
     pub fn facility_place(&self, e: &Event) -> Place {
         self.facilities.get(e.facility as usize).map(|f| f.place).unwrap_or_default()
     }
+}
+
+/// The events of one view's batches, in batch order, built in parallel:
+/// `row(batch)` prepares a batch (its columns) and returns the function that
+/// turns row `i`, with its date (column `date_column`) and month, into an
+/// [`Event`]. Rows without a usable date are counted, not returned.
+fn events_of<F, G>(batches: &[RecordBatch], date_column: &str, view: &str, row: F) -> Result<(Vec<Event>, u64)>
+where
+    F: Fn(&RecordBatch) -> Result<G> + Sync,
+    G: FnMut(usize, &str, Month) -> Event,
+{
+    let parts: Vec<Result<(Vec<Event>, u64)>> = batches
+        .par_iter()
+        .map(|b| {
+            let start = strings(b, date_column, view)?;
+            let mut make = row(b)?;
+            let mut out = Vec::with_capacity(b.num_rows());
+            let mut undated = 0;
+            for i in 0..b.num_rows() {
+                let Some((date, month)) = get(start, i).and_then(|s| Month::parse(s).map(|m| (s, m))) else {
+                    undated += 1;
+                    continue;
+                };
+                out.push(make(i, date, month));
+            }
+            Ok((out, undated))
+        })
+        .collect();
+    let mut events = Vec::new();
+    let mut undated = 0;
+    for p in parts {
+        let (e, u) = p?;
+        events.extend(e);
+        undated += u;
+    }
+    Ok((events, undated))
 }
 
 #[cfg(test)]
