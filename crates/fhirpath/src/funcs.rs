@@ -776,10 +776,7 @@ impl<'a> Ctx<'a> {
                     return Ok(vec![string_item(s)]);
                 }
                 let p = if f == Func::MatchesFull { format!("^(?:{p})$") } else { p };
-                let re = regex::RegexBuilder::new(&p)
-                    .dot_matches_new_line(true)
-                    .build()
-                    .map_err(|e| exec_err(format!("invalid regular expression: {e}")))?;
+                let re = cached_regex(&p).map_err(|e| exec_err(format!("invalid regular expression: {e}")))?;
                 if f != Func::ReplaceMatches {
                     vec![Item::Boolean(re.is_match(s))]
                 } else {
@@ -1080,4 +1077,29 @@ fn push_ext_only<'a>(v: &'a Value, ty: &'static str, out: &mut Collection<'a>) {
         Value::Null => {}
         x => out.push(Item::Element(Element { value: None, ext: Some(x), ty })),
     }
+}
+
+/// How many compiled patterns each thread keeps (most recently built last).
+const REGEX_CACHE_SIZE: usize = 32;
+
+thread_local! {
+    static REGEX_CACHE: std::cell::RefCell<Vec<(String, regex::Regex)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The pattern `p` compiled (`.` matches newlines, as FHIRPath says), from a
+/// small per-thread cache: a pattern in an expression is the same for every
+/// resource it runs on, and building it costs far more than matching.
+fn cached_regex(p: &str) -> std::result::Result<regex::Regex, regex::Error> {
+    REGEX_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, re)) = cache.iter().find(|(k, _)| k == p) {
+            return Ok(re.clone());
+        }
+        let re = regex::RegexBuilder::new(p).dot_matches_new_line(true).build()?;
+        if cache.len() == REGEX_CACHE_SIZE {
+            cache.remove(0);
+        }
+        cache.push((p.to_string(), re.clone()));
+        Ok(re)
+    })
 }

@@ -37,8 +37,9 @@ enum PathKind {
     Fhirpath(Expr),
     /// `getResourceKey()` alone: the focus resource's id.
     ResourceKey,
-    /// `[prefix.]getReferenceKey([type])` at the end of the expression.
-    ReferenceKey { prefix: Option<Box<CompiledPath>>, ty: Option<String> },
+    /// `[prefix.]getReferenceKey([type])` at the end of the expression,
+    /// optionally followed by `.first()` (`first` keeps only the first key).
+    ReferenceKey { prefix: Option<Box<CompiledPath>>, ty: Option<String>, first: bool },
     /// `$this`: the focus itself.
     This,
     /// A chain of plain member names (`code.coding.system`) whose every step
@@ -94,7 +95,14 @@ impl CompiledPath {
         if trimmed == "getResourceKey()" {
             return Ok(CompiledPath { source: src.into(), location: loc.into(), kind: PathKind::ResourceKey });
         }
-        if let Some((prefix, ty)) = split_trailing_refkey(trimmed) {
+        // `….getReferenceKey(T).first()` is as common as the bare form (one key
+        // of a repeating reference); without this it would go through the
+        // engine as a regex rewrite.
+        let (keyed, first) = match trimmed.strip_suffix(".first()") {
+            Some(k) if k.trim_end().ends_with(')') => (k.trim_end(), true),
+            _ => (trimmed, false),
+        };
+        if let Some((prefix, ty)) = split_trailing_refkey(keyed) {
             if !prefix.contains("getReferenceKey") && !prefix.contains("getResourceKey") && is_postfix_chain(prefix) {
                 let prefix = match prefix {
                     "" => None,
@@ -103,7 +111,7 @@ impl CompiledPath {
                 return Ok(CompiledPath {
                     source: src.into(),
                     location: loc.into(),
-                    kind: PathKind::ReferenceKey { prefix, ty },
+                    kind: PathKind::ReferenceKey { prefix, ty, first },
                 });
             }
         }
@@ -170,7 +178,7 @@ impl CompiledPath {
                     .unwrap_or_default(),
                 _ => Vec::new(),
             }),
-            PathKind::ReferenceKey { prefix, ty } => {
+            PathKind::ReferenceKey { prefix, ty, first } => {
                 let refs = match prefix {
                     Some(p) => p.evaluate(focus, resource, env)?,
                     None => vec![focus.clone()],
@@ -182,6 +190,9 @@ impl CompiledPath {
                             if let Some((t, id)) = reference_parts(s) {
                                 if ty.as_deref().is_none_or(|want| want == t) {
                                     out.push(Item::String(fhirpath::Str::Borrowed(id)));
+                                    if *first {
+                                        break;
+                                    }
                                 }
                             }
                         }
@@ -760,6 +771,36 @@ mod tests {
         assert!(!is_postfix_chain("a | link.other"));
         assert!(!is_postfix_chain("x or link.other"));
     }
+
+    #[test]
+    fn reference_key_then_first_is_a_fast_path_with_the_engines_answer() {
+        let enc = serde_json::json!({
+            "resourceType": "Encounter", "id": "e1",
+            "diagnosis": [
+                {"condition": {"reference": "Procedure/x"}, "rank": 1},
+                {"condition": {"reference": "Condition/c2"}, "rank": 2},
+                {"condition": {"reference": "http://h/fhir/Condition/c1/_history/2"}, "rank": 1},
+                {"condition": {"reference": "Condition/c3"}, "rank": 1}
+            ]
+        });
+        let env = Env::new();
+        let focus = Item::element(&enc, "Encounter");
+        let hint = TypeHint::resource("Encounter");
+        for (src, want) in [
+            ("diagnosis.where(rank = 1).condition.getReferenceKey(Condition).first()", vec!["c1"]),
+            ("diagnosis.condition.getReferenceKey(Condition).first()", vec!["c2"]),
+            ("diagnosis.condition.getReferenceKey().first()", vec!["x"]),
+            ("diagnosis.where(rank = 3).condition.getReferenceKey(Condition).first()", vec![]),
+        ] {
+            let fast = CompiledPath::compile(src, "t", &Vec::new(), &hint).expect("compiles");
+            assert!(matches!(fast.kind, PathKind::ReferenceKey { first: true, .. }), "{src} takes the fast path");
+            let got: Vec<String> = fast.evaluate(&focus, &enc, &env).expect("runs").iter().map(|i| i.to_json().as_str().unwrap_or("").to_string()).collect();
+            let engine = Expr::compile(&rewrite_key_functions(src)).expect("engine form");
+            let slow: Vec<String> = engine.evaluate_on(&focus, &enc, &env).expect("runs").iter().map(|i| i.to_json().as_str().unwrap_or("").to_string()).collect();
+            assert_eq!(got, want, "{src}");
+            assert_eq!(got, slow, "{src}: fast path and engine agree");
+        }
+    }
 }
 
 /// What a path may read: the member names it mentions, whether it may yield
@@ -868,7 +909,7 @@ impl CompiledPath {
                 FastItem::Node(n, _) => n.get("id").map(|id| vec![FastItem::Node(id, "id")]).unwrap_or_default(),
                 FastItem::Str(_) => Vec::new(),
             }),
-            PathKind::ReferenceKey { prefix, ty } => {
+            PathKind::ReferenceKey { prefix, ty, first } => {
                 let refs = match prefix {
                     Some(p) => p.evaluate_node(focus)?,
                     None => vec![focus],
@@ -879,6 +920,9 @@ impl CompiledPath {
                         if let Some((t, id)) = n.get("reference").and_then(Node::as_str).and_then(reference_parts) {
                             if ty.as_deref().is_none_or(|want| want == t) {
                                 out.push(FastItem::Str(id));
+                                if *first {
+                                    break;
+                                }
                             }
                         }
                     }
