@@ -29,7 +29,9 @@ fn reference() -> &'static Value {
     REF.get_or_init(|| {
         let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let script = manifest.join("tests/crosscheck/reference.py");
-        let out = std::env::temp_dir().join(format!("medtwin-analytics-crosscheck-{}", std::process::id()));
+        // Cargo's per-target temporary directory (reused; a `static` is never
+        // dropped, so nothing would remove a per-run directory in /tmp).
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("analytics-crosscheck");
         let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
         let result = Command::new(&python).arg(&script).arg(&out).output().unwrap_or_else(|e| {
             panic!(

@@ -79,7 +79,9 @@ fn last_versions(all: Vec<Value>) -> Vec<Value> {
 fn data() -> &'static Data {
     static DATA: std::sync::OnceLock<Data> = std::sync::OnceLock::new();
     DATA.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("medtwin-roundtrip-{}", std::process::id()));
+        // Cargo's per-target temporary directory, emptied first: a `static`
+        // is never dropped, so nothing would remove a per-run directory.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("roundtrip-synth");
         let _ = std::fs::remove_dir_all(&dir);
         let cfg = synth::Config { patients: 300, seed: 7, out: dir.clone(), ..synth::Config::default() };
         synth::generate(&cfg, &mut |_| {}).expect("synth runs");

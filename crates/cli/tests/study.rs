@@ -66,24 +66,29 @@ fn test_params(defaults: &Value) -> Value {
 }
 
 /// One synthetic data set shared by the tests of this file (generated once).
-fn synth_data() -> &'static (tempfile::TempDir, PathBuf) {
-    static DATA: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+/// It lives in Cargo's per-target temporary directory, emptied at the start of
+/// each run: a `static` is never dropped, so a `TempDir` here would leave a
+/// copy of the data set in /tmp after every run.
+fn synth_data() -> &'static PathBuf {
+    static DATA: OnceLock<PathBuf> = OnceLock::new();
     DATA.get_or_init(|| {
-        let d = tempfile::tempdir().expect("tmp");
-        let probe = d.path().join("probe");
+        let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("study-synth");
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("fixture dir");
+        let probe = d.join("probe");
         let o = run(&["synth", "--patients", "1", "--formats", "fhir", "--out", s(&probe)]);
         assert!(o.status.success(), "synth: {}", text(&o.stderr));
         let truth: Value = serde_json::from_str(&std::fs::read_to_string(probe.join("truth.json")).expect("truth")).expect("json");
-        let params = d.path().join("params.json");
+        let params = d.join("params.json");
         std::fs::write(&params, test_params(&truth["params"]).to_string()).expect("params");
-        let out = d.path().join("synth");
+        let out = d.join("synth");
         let o = run(&[
             "synth", "--patients", PATIENTS, "--seed", SEED, "--years", "2013-2024", "--formats", "fhir",
             "--params", s(&params), "--out", s(&out),
         ]);
         assert!(o.status.success(), "synth: {}", text(&o.stderr));
         eprintln!("{}", text(&o.stdout));
-        (d, out)
+        out
     })
 }
 
@@ -110,7 +115,7 @@ fn results(dir: &Path) -> Value {
 
 #[test]
 fn statin_study_recovers_the_configured_hazard_ratios_and_the_naive_comparison_does_not() {
-    let (_d, data) = synth_data();
+    let data = synth_data();
     let out = tempfile::tempdir().expect("tmp");
     let o = run(&[
         "study", "run", s(&study_file("statin-intensity.json")), "--input", s(&data.join("fhir")),
@@ -166,7 +171,7 @@ fn statin_study_recovers_the_configured_hazard_ratios_and_the_naive_comparison_d
 
 #[test]
 fn heart_failure_mortality_by_nyha_class_matches_the_configured_rates() {
-    let (_d, data) = synth_data();
+    let data = synth_data();
     let out = tempfile::tempdir().expect("tmp");
     let o = run(&[
         "study", "run", s(&study_file("heart-failure-mortality.json")), "--input", s(&data.join("fhir")),

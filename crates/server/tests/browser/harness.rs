@@ -35,19 +35,23 @@ pub(crate) struct TestServer {
     pub(crate) base: String,
     /// The store the server serves (tests look up ids to open pages with).
     pub(crate) store: Arc<store::SqliteStore>,
-    _dir: tempfile::TempDir,
 }
 
 /// The shared server, started on first use and left running until the test
 /// process exits (it is a thread of this process, so nothing outlives it).
+/// Its data lives in Cargo's per-target temporary directory, emptied at the
+/// start of each run: a `static` is never dropped, so a `TempDir` here would
+/// leave a copy in /tmp after every run.
 pub(crate) fn server() -> &'static TestServer {
     static SERVER: OnceLock<TestServer> = OnceLock::new();
     SERVER.get_or_init(start_server)
 }
 
 fn start_server() -> TestServer {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let synth_dir = dir.path().join("synth");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-server");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("fixture dir");
+    let synth_dir = dir.join("synth");
     let cfg = synth::Config {
         patients: PATIENTS,
         seed: 7,
@@ -56,7 +60,7 @@ fn start_server() -> TestServer {
         ..synth::Config::default()
     };
     synth::generate(&cfg, &mut |_| {}).expect("synth");
-    let db = dir.path().join("db");
+    let db = dir.join("db");
     std::fs::create_dir_all(&db).expect("db dir");
     let store = Arc::new(
         store::SqliteStore::open(&db, store::SqliteOptions { synchronous: store::Synchronous::Normal, ..Default::default() })
@@ -66,7 +70,7 @@ fn start_server() -> TestServer {
     // The standard views, materialized as Parquet for the SQL console (as `medtwin demo` does).
     let views_src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../views");
     let views: Vec<_> = analytics::view::load_views_dir(&views_src).expect("views/").into_iter().map(|v| v.1).collect();
-    let views_dir = dir.path().join("views");
+    let views_dir = dir.join("views");
     analytics::view::materialize_ndjson(&views, &synth_dir.join("fhir"), &views_dir).expect("materialize views");
     let config = server::Config { views_dir: Some(views_dir), ..server::Config::default() };
     let state = server::AppState::new(store.clone(), config);
@@ -80,7 +84,7 @@ fn start_server() -> TestServer {
         });
     });
     let addr: SocketAddr = rx.recv_timeout(Duration::from_secs(30)).expect("server did not start");
-    TestServer { base: format!("http://{addr}"), store, _dir: dir }
+    TestServer { base: format!("http://{addr}"), store }
 }
 
 /// Imports every `*.ndjson` file of a folder (one transaction per file).
