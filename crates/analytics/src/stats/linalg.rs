@@ -124,6 +124,25 @@ pub fn mat_mul(a: &[f64], b: &[f64], p: usize) -> Vec<f64> {
     c
 }
 
+/// Sum with four independent accumulators (vectorisable, fixed order).
+#[inline]
+pub fn sum(a: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let chunks = a.chunks_exact(4);
+    let rest = chunks.remainder();
+    for x in chunks {
+        acc[0] += x[0];
+        acc[1] += x[1];
+        acc[2] += x[2];
+        acc[3] += x[3];
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for x in rest {
+        s += x;
+    }
+    s
+}
+
 /// Dot product with four independent accumulators (vectorisable, fixed order).
 #[inline]
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -141,6 +160,35 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
         s += x * y;
     }
     s
+}
+
+/// Four dot products of `a` with `bs`, in one sweep over `a`; each is summed in
+/// exactly the order of [`dot`], so `dot4(a, bs)[k] == dot(a, bs[k])` bit for bit.
+#[inline]
+pub fn dot4(a: &[f64], bs: [&[f64]; 4]) -> [f64; 4] {
+    let n = bs.iter().fold(a.len(), |m, b| m.min(b.len()));
+    let (a, bs) = (&a[..n], bs.map(|b| &b[..n]));
+    let mut acc = [[0.0f64; 4]; 4];
+    let full = n - n % 4;
+    for i in (0..full).step_by(4) {
+        let x = &a[i..i + 4];
+        for (acc, b) in acc.iter_mut().zip(&bs) {
+            let y = &b[i..i + 4];
+            acc[0] += x[0] * y[0];
+            acc[1] += x[1] * y[1];
+            acc[2] += x[2] * y[2];
+            acc[3] += x[3] * y[3];
+        }
+    }
+    let mut out = [0.0; 4];
+    for ((o, acc), b) in out.iter_mut().zip(&acc).zip(&bs) {
+        let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        for (x, y) in a[full..].iter().zip(&b[full..]) {
+            s += x * y;
+        }
+        *o = s;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -166,6 +214,19 @@ mod tests {
             }
         }
         assert!((quad_form(&a, &[1.0, 0.0, 0.0], &[1.0, 0.0, 0.0]) - 4.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn dot4_and_sum_sum_exactly_as_dot() {
+        for n in [0, 1, 3, 4, 5, 17, 1000] {
+            let v = |k: u64| (0..n).map(|i| ((i as u64 * 2654435761 + k) % 1000) as f64 / 7.0 - 60.0).collect::<Vec<_>>();
+            let (a, bs) = (v(0), [v(1), v(2), v(3), v(4)]);
+            let got = dot4(&a, [&bs[0], &bs[1], &bs[2], &bs[3]]);
+            for (g, b) in got.iter().zip(&bs) {
+                assert_eq!(g.to_bits(), dot(&a, b).to_bits());
+            }
+            assert_eq!(sum(&a).to_bits(), dot(&a, &vec![1.0; n]).to_bits());
+        }
     }
 
     #[test]

@@ -170,10 +170,10 @@ pub(crate) fn time_key(t: f64) -> u64 {
 
 /// Row indices sorted by (group code, time, event [censored first], row index).
 ///
-/// A stable least-significant-digit radix sort on the time's bit pattern: passes
-/// whose byte is the same for every row (for example the low mantissa bytes of
-/// integer day counts) are skipped, so typical survival data sort in a few linear
-/// passes. Stability makes the row index the final tie-break for free.
+/// Integer times (day counts) take one counting sort; other times a stable
+/// least-significant-digit radix sort on the bit pattern, skipping passes whose
+/// byte is the same for every row. Both are stable, which makes the row index
+/// the final tie-break for free.
 #[cfg(test)]
 pub(crate) fn sort_rows(time: &[f64], event: Option<&[bool]>, groups: Option<&[u32]>) -> Vec<u32> {
     sort_rows_with_times(time, event, groups).0
@@ -186,48 +186,12 @@ pub(crate) fn sort_rows_with_times(
     groups: Option<&[u32]>,
 ) -> (Vec<u32>, Vec<f64>) {
     let n = time.len();
-    let mut idx: Vec<u32> = (0..n as u32).collect();
-    let mut keys: Vec<u64> = time.iter().map(|&t| time_key(t)).collect();
     let mut idx_tmp = vec![0u32; n];
     let mut key_tmp = vec![0u64; n];
-    if let Some(e) = event {
-        // Least significant key first: censored (false) before events (true).
-        let mut w = 0;
-        for pass in [false, true] {
-            for i in 0..n {
-                if e[i] == pass {
-                    idx_tmp[w] = i as u32;
-                    key_tmp[w] = keys[i];
-                    w += 1;
-                }
-            }
-        }
-        std::mem::swap(&mut idx, &mut idx_tmp);
-        std::mem::swap(&mut keys, &mut key_tmp);
-    }
-    for shift in (0..64).step_by(8) {
-        let mut count = [0usize; 256];
-        for &k in &keys {
-            count[((k >> shift) & 0xff) as usize] += 1;
-        }
-        if count.contains(&n) {
-            continue;
-        }
-        let mut pos = [0usize; 256];
-        let mut acc = 0;
-        for b in 0..256 {
-            pos[b] = acc;
-            acc += count[b];
-        }
-        for j in 0..n {
-            let b = ((keys[j] >> shift) & 0xff) as usize;
-            idx_tmp[pos[b]] = idx[j];
-            key_tmp[pos[b]] = keys[j];
-            pos[b] += 1;
-        }
-        std::mem::swap(&mut idx, &mut idx_tmp);
-        std::mem::swap(&mut keys, &mut key_tmp);
-    }
+    let (mut idx, mut keys) = match counting_sort_integer_times(time, event) {
+        Some(sorted) => sorted,
+        None => radix_sort_times(time, event, &mut idx_tmp, &mut key_tmp),
+    };
     if let Some(g) = groups {
         let k = g.iter().copied().max().map_or(0, |m| m as usize + 1);
         let mut pos = vec![0usize; k + 1];
@@ -251,6 +215,98 @@ pub(crate) fn sort_rows_with_times(
         .map(|k| if k == 0 { 0.0 } else { f64::from_bits(k) })
         .collect();
     (idx, times)
+}
+
+/// Largest integer time sorted by counting (about 4 M buckets of 8 bytes at most).
+const COUNTING_MAX_TIME: f64 = (1u32 << 21) as f64;
+
+/// Sorts by (time, event, row) with one counting pass when every time is an
+/// integer up to [`COUNTING_MAX_TIME`] (day counts, the usual case); `None`
+/// otherwise. Returns the row indices and the sorted [`time_key`]s.
+fn counting_sort_integer_times(time: &[f64], event: Option<&[bool]>) -> Option<(Vec<u32>, Vec<u64>)> {
+    let mut max = 0.0f64;
+    for &t in time {
+        if t.fract() != 0.0 || t > COUNTING_MAX_TIME {
+            return None;
+        }
+        max = max.max(t);
+    }
+    let (bits, ev) = match event {
+        Some(e) => (1, e),
+        None => (0, &[][..]),
+    };
+    let bucket = |i: usize| ((time[i] as usize) << bits) | usize::from(bits == 1 && ev[i]);
+    let mut pos = vec![0usize; ((max as usize + 1) << bits) + 1];
+    for i in 0..time.len() {
+        pos[bucket(i) + 1] += 1;
+    }
+    for b in 1..pos.len() {
+        pos[b] += pos[b - 1];
+    }
+    let mut keys = vec![0u64; time.len()];
+    for b in 0..pos.len() - 1 {
+        let t = (b >> bits) as f64;
+        keys[pos[b]..pos[b + 1]].fill(time_key(t));
+    }
+    let mut idx = vec![0u32; time.len()];
+    for i in 0..time.len() {
+        let b = bucket(i);
+        idx[pos[b]] = i as u32;
+        pos[b] += 1;
+    }
+    Some((idx, keys))
+}
+
+/// Stable least-significant-digit radix sort on (time bits, event); the two
+/// scratch buffers have the input's length.
+fn radix_sort_times(
+    time: &[f64],
+    event: Option<&[bool]>,
+    idx_tmp: &mut Vec<u32>,
+    key_tmp: &mut Vec<u64>,
+) -> (Vec<u32>, Vec<u64>) {
+    let n = time.len();
+    let mut idx: Vec<u32> = (0..n as u32).collect();
+    let mut keys: Vec<u64> = time.iter().map(|&t| time_key(t)).collect();
+    if let Some(e) = event {
+        // Least significant key first: censored (false) before events (true).
+        let mut w = 0;
+        for pass in [false, true] {
+            for i in 0..n {
+                if e[i] == pass {
+                    idx_tmp[w] = i as u32;
+                    key_tmp[w] = keys[i];
+                    w += 1;
+                }
+            }
+        }
+        std::mem::swap(&mut idx, idx_tmp);
+        std::mem::swap(&mut keys, key_tmp);
+    }
+    for shift in (0..64).step_by(8) {
+        let mut count = [0usize; 256];
+        for &k in &keys {
+            count[((k >> shift) & 0xff) as usize] += 1;
+        }
+        if count.contains(&n) {
+            continue;
+        }
+        let mut pos = [0usize; 256];
+        let mut acc = 0;
+        for b in 0..256 {
+            pos[b] = acc;
+            acc += count[b];
+        }
+        for j in 0..n {
+            let b = ((keys[j] >> shift) & 0xff) as usize;
+            idx_tmp[pos[b]] = idx[j];
+            key_tmp[pos[b]] = keys[j];
+            pos[b] += 1;
+        }
+        std::mem::swap(&mut idx, idx_tmp);
+        std::mem::swap(&mut keys, key_tmp);
+    }
+    (idx, keys)
 }
 
 #[cfg(test)]
@@ -315,6 +371,29 @@ mod tests {
             }
             let _ = propensity_match(&event, &x, &names, &PsmOptions::default());
         }
+    }
+
+    #[test]
+    fn integer_times_sort_by_counting_exactly_as_by_radix() {
+        // Day counts with heavy ties, zeros (both signs) and events: the counting
+        // path must give the radix sort's order and times.
+        let t: Vec<f64> = (0..3000u64)
+            .map(|i| match i % 97 {
+                0 => 0.0,
+                1 => -0.0,
+                _ => ((i * 7919) % 1500) as f64,
+            })
+            .collect();
+        let e: Vec<bool> = (0..3000).map(|i| (i * 31) % 7 < 4).collect();
+        for ev in [None, Some(&e[..])] {
+            let counted = counting_sort_integer_times(&t, ev).expect("integer times");
+            let (mut a, mut b) = (vec![0; t.len()], vec![0; t.len()]);
+            assert_eq!(counted, radix_sort_times(&t, ev, &mut a, &mut b));
+        }
+        // Fractions or huge values take the radix path.
+        assert!(counting_sort_integer_times(&[1.0, 2.5], None).is_none());
+        assert!(counting_sort_integer_times(&[1.0, 1e12], None).is_none());
+        assert_eq!(sort_rows(&[1e12, 3.0, 2.5], None, None), [2, 1, 0]);
     }
 
     #[test]
