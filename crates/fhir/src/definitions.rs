@@ -5,7 +5,11 @@
 //! resource type, what element does a JSON key name (including choice types such
 //! as `valueQuantity` for `value[x]`), what types may it hold, and is it a list.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+
+/// The lookup tables are keyed by the vendored definitions' names and looked
+/// up for every element the validator and FHIRPath visit: a fast hasher.
+type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::FixedState>;
 use std::sync::OnceLock;
 
 const TYPES_TSV: &str = include_str!("r4/types.tsv");
@@ -75,7 +79,8 @@ pub struct Definitions {
     types: HashMap<String, TypeDef>,
     elements: Vec<ElementDef>,
     /// (owner type or backbone path, JSON key) → (element index, type index).
-    by_key: HashMap<(String, String), (usize, usize)>,
+    /// Owner type → element key → (element index, type index).
+    by_key: HashMap<String, HashMap<String, (usize, usize)>>,
     /// Owner → its element indexes, in definition order.
     children: HashMap<String, Vec<usize>>,
     resource_types: Vec<String>,
@@ -97,10 +102,10 @@ fn upper_first(s: &str) -> String {
 
 impl Definitions {
     fn parse(tsv: &str) -> Definitions {
-        let mut types = HashMap::new();
+        let mut types = HashMap::default();
         let mut elements = Vec::new();
-        let mut by_key = HashMap::new();
-        let mut children: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_key: HashMap<String, HashMap<String, (usize, usize)>> = HashMap::default();
+        let mut children: HashMap<String, Vec<usize>> = HashMap::default();
         for line in tsv.lines() {
             let cols: Vec<&str> = line.split('\t').collect();
             match cols.as_slice() {
@@ -118,10 +123,10 @@ impl Definitions {
                     let tys: Vec<String> = tys.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect();
                     if let Some(stem) = name.strip_suffix("[x]") {
                         for (ti, t) in tys.iter().enumerate() {
-                            by_key.insert((owner.to_string(), format!("{stem}{}", upper_first(t))), (idx, ti));
+                            by_key.entry(owner.to_string()).or_default().insert(format!("{stem}{}", upper_first(t)), (idx, ti));
                         }
                     } else {
-                        by_key.insert((owner.to_string(), name.to_string()), (idx, 0));
+                        by_key.entry(owner.to_string()).or_default().insert(name.to_string(), (idx, 0));
                     }
                     children.entry(owner.to_string()).or_default().push(idx);
                     elements.push(ElementDef {
@@ -199,7 +204,7 @@ impl Definitions {
         // still resolves through its base.
         let mut cur = owner;
         for _ in 0..8 {
-            if let Some(&(ei, ti)) = self.by_key.get(&(cur.to_string(), key.to_string())) {
+            if let Some(&(ei, ti)) = self.by_key.get(cur).and_then(|m| m.get(key)) {
                 let element = &self.elements[ei];
                 return Some(ChildRef { element, type_name: element.types.get(ti).map(String::as_str).unwrap_or("") });
             }
@@ -261,5 +266,9 @@ mod tests {
         assert!(d.is_subtype("Age", "Quantity"));
         assert!(d.is_subtype("code", "string"));
         assert!(!d.is_subtype("string", "code"));
+        // The validator relies on this: specialising `Resource` is the resource kind.
+        for (name, t) in &d.types {
+            assert_eq!(d.is_subtype(name, "Resource"), t.kind == TypeKind::Resource || name == "Resource", "{name}");
+        }
     }
 }

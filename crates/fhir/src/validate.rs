@@ -17,54 +17,110 @@ pub fn validate_resource(value: &Value) -> Vec<Issue> {
     v.issues
 }
 
+/// Where an element is (`Patient.name[0].given`), kept as a chain of borrowed
+/// segments on the stack and written out only when an issue is reported: valid
+/// resources, the common case, cost no string building.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    parent: Option<&'a At<'a>>,
+    seg: Seg<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    Name(&'a str),
+    /// A position in a list, written as `[i]`.
+    Index(usize),
+}
+
+impl<'a> At<'a> {
+    fn root(name: &'a str) -> Self {
+        At { parent: None, seg: Seg::Name(name) }
+    }
+
+    fn key(&'a self, name: &'a str) -> At<'a> {
+        At { parent: Some(self), seg: Seg::Name(name) }
+    }
+
+    fn index(&'a self, i: usize) -> At<'a> {
+        At { parent: Some(self), seg: Seg::Index(i) }
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut String) {
+        if let Some(p) = self.parent {
+            p.write(out);
+        }
+        match self.seg {
+            Seg::Name(n) => {
+                if self.parent.is_some() {
+                    out.push('.');
+                }
+                out.push_str(n);
+            }
+            Seg::Index(i) => {
+                out.push('[');
+                out.push_str(&i.to_string());
+                out.push(']');
+            }
+        }
+    }
+}
+
 struct Validator<'d> {
     defs: &'d Definitions,
     issues: Vec<Issue>,
 }
 
 impl Validator<'_> {
-    fn push(&mut self, code: IssueCode, msg: String, path: &str) {
+    fn push(&mut self, code: IssueCode, msg: String, at: &At<'_>) {
         if self.issues.len() < MAX_ISSUES {
-            self.issues.push(Issue::error(code, msg, Some(path.to_string())));
+            self.issues.push(Issue::error(code, msg, Some(at.render())));
         }
     }
 
     /// Validates a resource found at `at` (None for the top level).
-    fn resource(&mut self, value: &Value, at: Option<&str>) {
+    fn resource(&mut self, value: &Value, at: Option<&At<'_>>) {
+        let here = |fallback: &'static str| at.copied().unwrap_or(At::root(fallback));
         let Some(obj) = value.as_object() else {
-            self.push(IssueCode::Structure, "a resource must be a JSON object".into(), at.unwrap_or("$"));
+            self.push(IssueCode::Structure, "a resource must be a JSON object".into(), &here("$"));
             return;
         };
         let rt = match obj.get("resourceType") {
             Some(Value::String(s)) => s.as_str(),
             Some(_) => {
-                self.push(IssueCode::Structure, "resourceType must be a string".into(), at.unwrap_or("resourceType"));
+                self.push(IssueCode::Structure, "resourceType must be a string".into(), &here("resourceType"));
                 return;
             }
             None => {
-                self.push(IssueCode::Required, "missing resourceType".into(), at.unwrap_or("$"));
+                self.push(IssueCode::Required, "missing resourceType".into(), &here("$"));
                 return;
             }
         };
         if !self.defs.is_resource_type(rt) {
-            self.push(IssueCode::NotSupported, format!("unknown resourceType '{rt}'"), at.unwrap_or("resourceType"));
+            self.push(IssueCode::NotSupported, format!("unknown resourceType '{rt}'"), &here("resourceType"));
             return;
         }
+        let base = at.copied().unwrap_or(At::root(rt));
         if let Some(id) = obj.get("id") {
             match id.as_str() {
                 Some(s) if crate::id::is_valid_id(s) => {}
                 _ => self.push(
                     IssueCode::Value,
                     format!("invalid id {id}: ids are 1-64 characters of A-Z a-z 0-9 - ."),
-                    &format!("{}.id", at.unwrap_or(rt)),
+                    &base.key("id"),
                 ),
             }
         }
-        let base = at.map(str::to_string).unwrap_or_else(|| rt.to_string());
         self.object(obj, rt, &base, true);
     }
 
-    fn object(&mut self, obj: &serde_json::Map<String, Value>, owner: &str, path: &str, is_resource: bool) {
+    fn object(&mut self, obj: &serde_json::Map<String, Value>, owner: &str, path: &At<'_>, is_resource: bool) {
         for (key, val) in obj {
             if self.issues.len() >= MAX_ISSUES {
                 return;
@@ -83,25 +139,26 @@ impl Validator<'_> {
                             Value::Array(a) if c.is_list => a.iter().collect(),
                             other => vec![other],
                         };
+                        let elem = path.key(stem);
                         for (i, it) in items.into_iter().enumerate() {
-                            let p = if c.is_list { format!("{path}.{stem}[{i}]") } else { format!("{path}.{stem}") };
+                            let indexed = elem.index(i);
+                            let p = if c.is_list { &indexed } else { &elem };
                             match it {
                                 Value::Null if c.is_list => {}
-                                Value::Object(o) => self.object(o, "Element", &p, false),
-                                _ => self.push(IssueCode::Structure, format!("'{key}' must be an object"), &p),
+                                Value::Object(o) => self.object(o, "Element", p, false),
+                                _ => self.push(IssueCode::Structure, format!("'{key}' must be an object"), p),
                             }
                         }
                     }
-                    _ => self.push(IssueCode::Structure, format!("unknown element '{key}'"), &format!("{path}.{key}")),
+                    _ => self.push(IssueCode::Structure, format!("unknown element '{key}'"), &path.key(key)),
                 }
                 continue;
             }
+            let child_path = path.key(key);
             let Some(child) = self.defs.child(owner, key) else {
-                self.push(IssueCode::Structure, format!("unknown element '{key}'"), &format!("{path}.{key}"));
+                self.push(IssueCode::Structure, format!("unknown element '{key}'"), &child_path);
                 continue;
             };
-            let child_path = format!("{path}.{key}");
-            let has_ext = obj.contains_key(&format!("_{key}"));
             if child.is_list {
                 match val {
                     Value::Array(items) => {
@@ -109,11 +166,13 @@ impl Validator<'_> {
                             self.push(IssueCode::Structure, format!("'{key}' must not be an empty array"), &child_path);
                         }
                         for (i, item) in items.iter().enumerate() {
-                            let p = format!("{child_path}[{i}]");
-                            if item.is_null() && has_ext && self.defs.is_primitive(child.type_name) {
+                            if item.is_null()
+                                && self.defs.is_primitive(child.type_name)
+                                && obj.contains_key(&format!("_{key}"))
+                            {
                                 continue;
                             }
-                            self.value(item, child.type_name, &p);
+                            self.value(item, child.type_name, &child_path.index(i));
                         }
                     }
                     _ => self.push(
@@ -130,12 +189,14 @@ impl Validator<'_> {
         }
     }
 
-    fn value(&mut self, val: &Value, type_name: &str, path: &str) {
-        if type_name == "Resource" || self.defs.is_subtype(type_name, "Resource") {
+    fn value(&mut self, val: &Value, type_name: &str, path: &At<'_>) {
+        // Every type whose base chain reaches `Resource` has the resource kind
+        // (a test in `definitions` checks this), so one lookup decides.
+        let kind = self.defs.type_def(type_name).map(|t| t.kind);
+        if type_name == "Resource" || kind == Some(TypeKind::Resource) {
             self.resource(val, Some(path));
             return;
         }
-        let kind = self.defs.type_def(type_name).map(|t| t.kind);
         match kind {
             Some(TypeKind::Primitive) | None => {
                 if let Err(why) = check_primitive(type_name, val) {
