@@ -10,6 +10,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// The `medtwin` binary's allocator (crates/cli/src/main.rs), so that the
+/// converter runs here as it runs in `medtwin convert`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// CPU seconds (user + system) used by this process so far (all threads),
 /// from /proc/self/stat, so that figures stay meaningful on a shared machine.
 fn cpu_seconds() -> f64 {
