@@ -8,9 +8,11 @@ Loading the CSV is not timed on either side.
 """
 
 import argparse
+import atexit
 import bisect
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,6 +44,8 @@ args = ap.parse_args()
 P = 10
 covs = ["x%d" % j for j in range(1, P + 1)]
 tmp = tempfile.mkdtemp(prefix="medtwin-bench-stats-")
+# The CSV files (about 130 MB at 1M rows) go when the script ends, however it ends.
+atexit.register(shutil.rmtree, tmp, ignore_errors=True)
 
 # Survival data: 10 covariates, two groups, integer-day times (heavy ties).
 rng = np.random.default_rng(1)
