@@ -43,7 +43,7 @@ pub mod suppress;
 pub mod svg;
 
 pub use area::{AreaModel, Level, Place, Unit};
-pub use data::{Dataset, Month, Tables};
+pub use data::{Dataset, Month, Need, Tables};
 pub use disease::DiseaseGroup;
 pub use measure::{Filter, Period, Setting, Source};
 pub use suppress::{Count, Policy};

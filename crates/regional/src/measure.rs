@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde::Serialize;
 
 use crate::area::{AreaModel, Level, Place, Unit};
-use crate::data::{Dataset, Event, Month};
+use crate::data::{Dataset, Event, FastMap, FastSet, Month};
 use crate::disease::DiseaseGroup;
 use crate::suppress::{self, Count, MatrixLayout, Policy, ProtectedMatrix, Relation};
 use crate::{Error, Result};
@@ -301,10 +301,10 @@ pub fn flows(ds: &Dataset, model: &AreaModel, level: Level, filter: &Filter, sou
         Source::Encounters => &ds.encounters,
         Source::Claims => &ds.claims,
     };
-    let mut cell_records: HashMap<(Unit, Unit), u64> = HashMap::new();
-    let mut cell_patients: HashSet<(Unit, Unit, u32)> = HashSet::new();
+    let mut cell_records: FastMap<(Unit, Unit), u64> = FastMap::default();
+    let mut cell_patients: FastSet<(Unit, Unit, u32)> = FastSet::default();
     let (mut unk_res, mut unk_fac) = (0u64, 0u64);
-    let (mut unk_res_p, mut unk_fac_p) = (HashSet::new(), HashSet::new());
+    let (mut unk_res_p, mut unk_fac_p): (FastSet<u32>, FastSet<u32>) = Default::default();
     let (mut first, mut last): (Option<Month>, Option<Month>) = (None, None);
     for e in events.iter().filter(|e| filter.keep(ds, &dx, e)) {
         first = Some(first.map_or(e.month, |f| f.min(e.month)));
@@ -405,9 +405,9 @@ pub fn facilities(ds: &Dataset, model: &AreaModel, level: Level, filter: &Filter
         Source::Encounters => &ds.encounters,
         Source::Claims => &ds.claims,
     };
-    let mut cell_patients: HashSet<(u32, Unit, u32)> = HashSet::new();
+    let mut cell_patients: FastSet<(u32, Unit, u32)> = FastSet::default();
     let (mut unk_res, mut unk_fac) = (0u64, 0u64);
-    let (mut unk_res_p, mut unk_fac_p) = (HashSet::new(), HashSet::new());
+    let (mut unk_res_p, mut unk_fac_p): (FastSet<u32>, FastSet<u32>) = Default::default();
     for e in events.iter().filter(|e| filter.keep(ds, &dx, e)) {
         let res = model.unit(&e.residence, level);
         if res.is_none() {
@@ -513,20 +513,55 @@ pub struct RateReport {
     pub outside_or_unknown_residence: Count,
 }
 
+/// For each claim, whether it is the first of its レセプト (one patient at one
+/// facility in one month) in row order; claims of unknown patients each count.
+/// The claims are grouped by patient first (a counting sort that keeps row
+/// order), so that each patient's few (facility, month) pairs are deduplicated
+/// in a small set that stays in cache, instead of one set as large as the data.
+fn first_of_receipt(claims: &[&Event]) -> Vec<bool> {
+    let known = |e: &Event| (e.patient != u32::MAX).then_some(e.patient as usize);
+    let patients = claims.iter().filter_map(|e| known(e)).max().map_or(0, |p| p + 1);
+    let mut start = vec![0usize; patients + 1];
+    for p in claims.iter().filter_map(|e| known(e)) {
+        start[p + 1] += 1;
+    }
+    for p in 0..patients {
+        start[p + 1] += start[p];
+    }
+    let mut order = vec![0usize; start[patients]];
+    let mut fill = start.clone();
+    for (k, e) in claims.iter().enumerate() {
+        if let Some(p) = known(e) {
+            order[fill[p]] = k;
+            fill[p] += 1;
+        }
+    }
+    let mut first = vec![true; claims.len()];
+    let mut seen: FastSet<(u32, Month)> = FastSet::default();
+    for p in 0..patients {
+        seen.clear();
+        for &k in &order[start[p]..start[p + 1]] {
+            first[k] = seen.insert((claims[k].facility, claims[k].month));
+        }
+    }
+    first
+}
+
 /// Computes claims rates by residence area and period.
 pub fn rates(ds: &Dataset, model: &AreaModel, level: Level, filter: &Filter, period: Period, policy: Policy) -> RateReport {
     let dx = filter.dx_match(ds);
     let region = model.region_units(level);
-    let ri: HashMap<Unit, usize> = region.iter().enumerate().map(|(i, u)| (*u, i)).collect();
+    let ri: FastMap<Unit, usize> = region.iter().enumerate().map(|(i, u)| (*u, i)).collect();
     // A レセプト is one patient at one facility in one month.
-    let mut seen: HashSet<(u32, u32, Month)> = HashSet::new();
-    let mut per: HashMap<(usize, u32), (u64, f64)> = HashMap::new();
-    let mut months_seen: BTreeSet<Month> = BTreeSet::new();
+    let kept: Vec<&Event> = ds.claims.iter().filter(|e| filter.keep(ds, &dx, e)).collect();
+    let first_of_receipt = first_of_receipt(&kept);
+    let mut per: FastMap<(usize, u32), (u64, f64)> = FastMap::default();
+    let (mut first, mut last): (Option<Month>, Option<Month>) = (None, None);
     let mut outside = 0u64;
-    for e in ds.claims.iter().filter(|e| filter.keep(ds, &dx, e)) {
-        months_seen.insert(e.month);
+    for (e, new) in kept.iter().zip(first_of_receipt) {
+        first = Some(first.map_or(e.month, |f| f.min(e.month)));
+        last = Some(last.map_or(e.month, |l| l.max(e.month)));
         let row = model.unit(&e.residence, level).and_then(|u| ri.get(&u)).copied();
-        let new = e.patient == u32::MAX || seen.insert((e.patient, e.facility, e.month));
         let Some(r) = row else {
             if new {
                 outside += 1;
@@ -540,8 +575,8 @@ pub fn rates(ds: &Dataset, model: &AreaModel, level: Level, filter: &Filter, per
         c.1 += e.points;
     }
     // Columns: every period between the first and last month of the data (or the filter).
-    let lo = filter.from.or(months_seen.first().copied());
-    let hi = filter.to.or(months_seen.last().copied());
+    let lo = filter.from.or(first);
+    let hi = filter.to.or(last);
     let mut keys: Vec<u32> = Vec::new();
     let mut months_in: HashMap<u32, u32> = HashMap::new();
     if let (Some(lo), Some(hi)) = (lo, hi) {

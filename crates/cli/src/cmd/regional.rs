@@ -9,7 +9,7 @@ use analytics::view::{BatchWriter, Format};
 use anyhow::{Context, bail};
 use regional::render::{self, FlowPart};
 use regional::svg::Shade;
-use regional::{AreaModel, Dataset, DiseaseGroup, Filter, Level, Month, Period, Policy, Setting, Source, Tables};
+use regional::{AreaModel, Dataset, DiseaseGroup, Filter, Level, Month, Need, Period, Policy, Setting, Source, Tables};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -174,17 +174,10 @@ fn push_files(files: &[PathBuf], ty: &str, bar: &indicatif::ProgressBar, push: &
     Ok(())
 }
 
-fn tables(s: &SourceArgs) -> anyhow::Result<Tables> {
+/// The views' tables; from Parquet, only those the analysis needs.
+fn tables(s: &SourceArgs, need: Need) -> anyhow::Result<Tables> {
     if !s.parquet.is_empty() {
-        let mut t = Tables::default();
-        for dir in &s.parquet {
-            for (name, _) in regional::data::VIEW_SOURCES {
-                let file = dir.join(format!("{name}.parquet"));
-                let batches = analytics::view::read_parquet(&file).with_context(|| format!("reading {} (write it with medtwin regional materialize)", file.display()))?;
-                t.batches.entry(name.to_string()).or_default().extend(batches);
-            }
-        }
-        return Ok(t);
+        return Tables::from_parquet(&s.parquet, need).context("reading the regional views (write them with medtwin regional materialize)");
     }
     if !s.inputs.is_empty() {
         // The files each view reads, found (and checked) before any work starts.
@@ -239,6 +232,14 @@ fn scan_store(store: &dyn Store) -> anyhow::Result<Tables> {
     Ok(t)
 }
 
+/// The event table a flow or facility analysis counts.
+fn need(source: Source) -> Need {
+    match source {
+        Source::Encounters => Need::Encounters,
+        Source::Claims => Need::Claims,
+    }
+}
+
 fn month(s: &Option<String>, flag: &str) -> anyhow::Result<Option<Month>> {
     match s {
         None => Ok(None),
@@ -281,8 +282,8 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let c = &a.common;
             let (level, f) = (Level::parse(&c.level)?, filter(c)?);
             let m = model(&c.source.areas)?;
-            let ds = Dataset::build(&tables(&c.source)?, &m)?;
             let source = if a.source == "claims" { Source::Claims } else { Source::Encounters };
+            let ds = Dataset::build(&tables(&c.source, need(source))?, &m)?;
             let r = regional::measure::flows(&ds, &m, level, &f, source, Policy { threshold: c.threshold });
             if let Some(p) = &c.svg {
                 let rows: Vec<String> = r.rows.iter().map(|x| x.name.clone()).collect();
@@ -300,8 +301,8 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let c = &a.common;
             let (level, f) = (Level::parse(&c.level)?, filter(c)?);
             let m = model(&c.source.areas)?;
-            let ds = Dataset::build(&tables(&c.source)?, &m)?;
             let source = if a.source == "claims" { Source::Claims } else { Source::Encounters };
+            let ds = Dataset::build(&tables(&c.source, need(source))?, &m)?;
             let r = regional::measure::facilities(&ds, &m, level, &f, source, Policy { threshold: c.threshold });
             if c.svg.is_some() {
                 bail!("--svg is available for flows and rates");
@@ -316,7 +317,7 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let c = &a.common;
             let (level, f, period) = (Level::parse(&c.level)?, filter(c)?, Period::parse(&a.period)?);
             let m = model(&c.source.areas)?;
-            let ds = Dataset::build(&tables(&c.source)?, &m)?;
+            let ds = Dataset::build(&tables(&c.source, Need::Claims)?, &m)?;
             let r = regional::measure::rates(&ds, &m, level, &f, period, Policy { threshold: c.threshold });
             if let Some(p) = &c.svg {
                 if level == Level::Prefecture {
@@ -369,7 +370,7 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             }
             if a.compare {
                 let f = Filter { disease: DiseaseGroup::parse(&a.disease).context("--disease")?, setting: Setting::Inpatient, from: None, to: None };
-                let ds = Dataset::build(&tables(&a.source)?, &m)?;
+                let ds = Dataset::build(&tables(&a.source, Need::Encounters)?, &m)?;
                 let r = regional::measure::flows(&ds, &m, Level::Kosoku, &f, Source::Encounters, Policy::default());
                 let cmp: Vec<_> = regional::reference::compare(&m, &r)?.into_iter().filter(|x| pref.as_ref().is_none_or(|p| *p == x.reference.pref_code)).collect();
                 match a.format.as_str() {
@@ -388,7 +389,7 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Materialize(a) => {
             std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
             let src = SourceArgs { data: a.data.clone(), inputs: a.inputs.clone(), parquet: Vec::new(), areas: Vec::new() };
-            let t = tables(&src)?;
+            let t = tables(&src, Need::Both)?;
             for view in regional::data::views()? {
                 let name = view.name.clone().unwrap_or_default();
                 let file = a.out.join(format!("{name}.parquet"));
