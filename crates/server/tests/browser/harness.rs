@@ -271,16 +271,25 @@ impl Browser {
     }
 
     /// Waits until the text of the first element matching `css` contains `needle`.
+    /// An element that goes stale between finding and reading it (the page
+    /// was replaced, e.g. after a form submit) counts as not there yet.
     pub(crate) fn wait_text(&self, css: &str, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let text = self.find_all(css).first().map(|e| self.text(e)).unwrap_or_default();
+            let text = self.find_all(css).first().and_then(|e| self.try_text(e)).unwrap_or_default();
             if text.contains(needle) {
                 return text;
             }
             assert!(Instant::now() < deadline, "{css:?} on {} never contained {needle:?}; last text: {text:?}", self.url());
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The visible text of an element, or `None` when WebDriver cannot read it
+    /// (a stale element reference after a navigation).
+    fn try_text(&self, e: &Element) -> Option<String> {
+        let url = format!("/session/{}/element/{}/text", self.session, e.0);
+        wd(self.addr, "GET", &url, None).ok().map(|v| v["value"].as_str().unwrap_or_default().to_string())
     }
 
     /// The visible text of an element.
