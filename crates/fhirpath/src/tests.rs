@@ -180,3 +180,23 @@ mod robustness {
         assert!(Expr::compile(&union).is_ok(), "unions are flattened, not nested");
     }
 }
+
+#[test]
+fn dates_and_times_render_in_fhir_form() {
+    use crate::{DateTimeVal, Kind};
+    for (text, want) in [
+        ("2024-07-03T09:30:00+09:00", "2024-07-03T09:30:00+09:00"),
+        ("2024-07-03T09:30:00.5-03:30", "2024-07-03T09:30:00.500-03:30"),
+        ("2024-07-03T00:00:00Z", "2024-07-03T00:00:00Z"),
+        ("2024-07-03T09:30", "2024-07-03T09:30"),
+        ("0987-01", "0987-01"),
+        ("2024", "2024"),
+    ] {
+        let d = DateTimeVal::parse_datetime(text).expect(text);
+        assert_eq!(d.render(Kind::DateTime), want, "{text}");
+    }
+    let d = DateTimeVal::parse_date("2024-02-29").expect("date");
+    assert_eq!(d.render(Kind::Date), "2024-02-29");
+    let t = DateTimeVal::parse_time("07:05:03.042").expect("time");
+    assert_eq!(t.render(Kind::Time), "07:05:03.042");
+}

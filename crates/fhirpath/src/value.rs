@@ -233,36 +233,64 @@ impl DateTimeVal {
 
     /// Renders in FHIR/FHIRPath text form (without the `@`/`@T` prefix).
     pub fn render(&self, kind: Kind) -> String {
-        let mut s = String::new();
+        // Digits are pushed directly: rendering runs once per date cell of a view.
+        fn pad(s: &mut String, v: impl Into<i64>, width: usize) {
+            let v: i64 = v.into();
+            if v < 0 {
+                s.push('-');
+            }
+            let mut digits = [0u8; 20];
+            let mut n = v.unsigned_abs();
+            let mut len = 0;
+            while n > 0 || len == 0 {
+                digits[len] = b'0' + (n % 10) as u8;
+                n /= 10;
+                len += 1;
+            }
+            for _ in len..width {
+                s.push('0');
+            }
+            for d in digits[..len].iter().rev() {
+                s.push(char::from(*d));
+            }
+        }
+        let mut s = String::with_capacity(32);
         if kind != Kind::Time {
-            s.push_str(&format!("{:04}", self.year));
+            pad(&mut s, self.year, 4);
             if self.precision >= Precision::Month {
-                s.push_str(&format!("-{:02}", self.month));
+                s.push('-');
+                pad(&mut s, self.month, 2);
             }
             if self.precision >= Precision::Day {
-                s.push_str(&format!("-{:02}", self.day));
+                s.push('-');
+                pad(&mut s, self.day, 2);
             }
             if kind == Kind::Date || self.precision <= Precision::Day {
                 return s;
             }
             s.push('T');
         }
-        s.push_str(&format!("{:02}", self.hour));
+        pad(&mut s, self.hour, 2);
         if self.precision >= Precision::Minute {
-            s.push_str(&format!(":{:02}", self.minute));
+            s.push(':');
+            pad(&mut s, self.minute, 2);
         }
         if self.precision >= Precision::Second {
-            s.push_str(&format!(":{:02}", self.second));
+            s.push(':');
+            pad(&mut s, self.second, 2);
         }
         if self.precision >= Precision::Millis {
-            s.push_str(&format!(".{:03}", self.millis));
+            s.push('.');
+            pad(&mut s, self.millis, 3);
         }
         if kind == Kind::DateTime {
             match self.tz {
                 Some(0) => s.push('Z'),
                 Some(tz) => {
-                    let sign = if tz < 0 { '-' } else { '+' };
-                    s.push_str(&format!("{sign}{:02}:{:02}", tz.abs() / 60, tz.abs() % 60));
+                    s.push(if tz < 0 { '-' } else { '+' });
+                    pad(&mut s, tz.abs() / 60, 2);
+                    s.push(':');
+                    pad(&mut s, tz.abs() % 60, 2);
                 }
                 None => {}
             }

@@ -1,17 +1,17 @@
-//! Benchmark driver for SQL-on-FHIR views and SQL over Parquet.
+//! Benchmark driver for SQL-on-FHIR views.
 //!
 //! `medtwin-bench-views view VIEW.json FILE.ndjson THREADS [OUT.csv]` runs a
 //! view over an NDJSON file (parse + evaluate + Arrow batches; discarded, or
-//! written as CSV to OUT.csv) and prints resources/s of wall and CPU time; `sql PARQUET_DIR ROWS` writes a ROWS-row Parquet
-//! table and times a `count(*) ... GROUP BY` over it.
+//! written as CSV to OUT.csv, as `medtwin view run --format csv` does) and
+//! prints resources/s of wall and CPU time. (SQL over Parquet is `../sql`.)
 
-#[cfg(feature = "sql")]
-use std::path::Path;
-#[cfg(feature = "sql")]
-use std::sync::Arc;
 use std::time::Instant;
 
 use analytics::view::{BatchWriter, Format, RunOptions, ViewDefinition};
+
+/// The `medtwin` CLI runs with mimalloc; so does this driver.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -19,9 +19,7 @@ fn main() {
         Some("view") if args.len() >= 4 => {
             view(&args[2], &args[3], args.get(4).and_then(|t| t.parse().ok()), args.get(5).map(String::as_str))
         }
-        #[cfg(feature = "sql")]
-        Some("sql") if args.len() >= 4 => sql(Path::new(&args[2]), args[3].parse().unwrap_or(10_000_000)),
-        _ => Err("usage: medtwin-bench-views view VIEW.json FILE.ndjson THREADS [OUT.csv] | sql DIR ROWS".into()),
+        _ => Err("usage: medtwin-bench-views view VIEW.json FILE.ndjson THREADS [OUT.csv]".into()),
     };
     if let Err(e) = r {
         eprintln!("error: {e}");
@@ -42,7 +40,7 @@ fn view(view: &str, file: &str, threads: Option<usize>, csv_out: Option<&str>) -
     let mut csv = match csv_out {
         Some(p) => {
             let f = std::fs::File::create(p).map_err(|e| format!("{p}: {e}"))?;
-            Some(BatchWriter::new(Format::Csv, v.schema(), std::io::BufWriter::with_capacity(1 << 20, f)).map_err(|e| e.to_string())?)
+            Some(BatchWriter::new(Format::Csv, v.schema(), std::io::BufWriter::new(f)).map_err(|e| e.to_string())?)
         }
         None => None,
     };
@@ -89,78 +87,5 @@ fn rayon_threads(n: usize) -> Result<(), String> {
     if std::env::var("RAYON_NUM_THREADS").ok().and_then(|s| s.parse::<usize>().ok()) != Some(n) {
         return Err(format!("set RAYON_NUM_THREADS={n} to run with {n} threads"));
     }
-    Ok(())
-}
-
-#[cfg(feature = "sql")]
-fn sql(dir: &Path, rows: usize) -> Result<(), String> {
-    use arrow::array::{Int64Array, StringArray};
-    use arrow::datatypes::{DataType, Field, Schema};
-    use arrow::record_batch::RecordBatch;
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let path = dir.join("observations.parquet");
-    if !path.exists() {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("patient_id", DataType::Utf8, true),
-            Field::new("code", DataType::Utf8, true),
-            Field::new("value", DataType::Int64, true),
-        ]));
-        let codes = ["3F015000002327101", "3D010000001926101", "3C015000002327101", "3B035000002327201", "3B045000002327201",
-            "3H015000002327101", "3F050000002327101", "3C025000002327101", "2A990000001930952", "3A010000002327101"];
-        let t0 = Instant::now();
-        let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
-        let mut w = analytics::view::BatchWriter::new(analytics::view::Format::Parquet, schema.clone(), file)
-            .map_err(|e| e.to_string())?;
-        let chunk = 1 << 20;
-        let mut done = 0;
-        let mut x: u64 = 0x9E3779B97F4A7C15;
-        while done < rows {
-            let n = chunk.min(rows - done);
-            let mut pid = Vec::with_capacity(n);
-            let mut code = Vec::with_capacity(n);
-            let mut val = Vec::with_capacity(n);
-            for i in 0..n {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                pid.push(format!("P{:07}", (done + i) / 100));
-                code.push(codes[(x % codes.len() as u64) as usize]);
-                val.push((x >> 40) as i64 % 200);
-            }
-            let b = RecordBatch::try_new(
-                schema.clone(),
-                vec![Arc::new(StringArray::from(pid)), Arc::new(StringArray::from(code)), Arc::new(Int64Array::from(val))],
-            )
-            .map_err(|e| e.to_string())?;
-            w.write(&b).map_err(|e| e.to_string())?;
-            done += n;
-        }
-        w.finish().map_err(|e| e.to_string())?;
-        eprintln!("wrote {rows} rows to {} in {:.1}s", path.display(), t0.elapsed().as_secs_f64());
-    }
-    let s = analytics::sql::SqlSession::new();
-    s.register_parquet("observations", &path).map_err(|e| e.to_string())?;
-    let q = "SELECT code, count(*) AS n FROM observations GROUP BY code ORDER BY n DESC";
-    // One warm-up run (file metadata, page cache), then the best of three.
-    s.query(q).map_err(|e| e.to_string())?;
-    let mut best = f64::MAX;
-    let mut total = 0;
-    for _ in 0..3 {
-        let t0 = Instant::now();
-        let r = s.query(q).map_err(|e| e.to_string())?;
-        best = best.min(t0.elapsed().as_secs_f64());
-        total = r
-            .batches
-            .iter()
-            .map(|b| {
-                let c = b.column(1).as_any().downcast_ref::<Int64Array>().map(|a| a.values().iter().sum::<i64>()).unwrap_or(0);
-                c
-            })
-            .sum::<i64>();
-    }
-    if total as usize != rows {
-        return Err(format!("group counts add up to {total}, expected {rows}"));
-    }
-    println!("{{\"query\": \"{q}\", \"rows\": {rows}, \"best_seconds\": {best:.3}}}");
     Ok(())
 }

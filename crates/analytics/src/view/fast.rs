@@ -1,8 +1,9 @@
 //! The fast evaluation path: for views whose every path is a member chain,
 //! `$this` or a key function (most views in practice), resources are parsed
 //! into a light borrowed tree ([`Node`]: strings point into the input, objects
-//! are small vectors, no hashing) instead of `serde_json::Value`, and rows are
-//! computed on it directly.
+//! are small vectors, no hashing) instead of `serde_json::Value`, keeping
+//! only the keys the view reads ([`KeyTree`]), and rows are computed on it
+//! directly.
 //!
 //! It gives the same rows as the general path, value for value (numbers,
 //! dates and times are converted exactly as the FHIRPath engine converts
@@ -47,6 +48,148 @@ impl<'a> Node<'a> {
             Node::Str(s) => Some(s),
             _ => None,
         }
+    }
+}
+
+/// The keys the fast path reads, level by level: a resource is parsed into
+/// a [`Node`] keeping only these (every other value is checked for JSON
+/// syntax and skipped without allocating). A node marked `all` keeps
+/// everything below it (a column's value, which the fast path checks for
+/// the expected primitive).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct KeyTree {
+    pub(crate) all: bool,
+    keys: Vec<(String, KeyTree)>,
+}
+
+impl KeyTree {
+    /// The subtree of `key`, added when missing.
+    pub(crate) fn child(&mut self, key: &str) -> &mut KeyTree {
+        let i = match self.keys.iter().position(|(k, _)| k == key) {
+            Some(i) => i,
+            None => {
+                self.keys.push((key.to_string(), KeyTree::default()));
+                self.keys.len() - 1
+            }
+        };
+        &mut self.keys[i].1
+    }
+
+    fn get(&self, key: &str) -> Option<&KeyTree> {
+        self.keys.iter().find(|(k, _)| k == key).map(|(_, t)| t)
+    }
+
+    /// Adds what `other` reads.
+    pub(crate) fn union(&mut self, other: &KeyTree) {
+        self.all |= other.all;
+        for (k, t) in &other.keys {
+            self.child(k).union(t);
+        }
+    }
+
+    /// The keys a fast view reads (see [`is_fast`]), `resourceType` included.
+    pub(crate) fn of(view: &ViewDefinition) -> KeyTree {
+        fn walk(s: &Select, focus: &mut KeyTree) {
+            let body = match &s.iteration {
+                Iteration::Once => focus,
+                Iteration::ForEach(p) | Iteration::ForEachOrNull(p) => p.mark_keys(focus),
+                Iteration::Repeat(_) => {
+                    focus.all = true;
+                    focus
+                }
+            };
+            for c in &s.columns {
+                c.path.mark_keys(body).all = true;
+            }
+            for n in s.select.iter().chain(&s.union_all) {
+                walk(n, body);
+            }
+        }
+        let mut root = KeyTree::default();
+        root.child("resourceType").all = true;
+        if !view.filters.is_empty() {
+            root.all = true;
+        }
+        for s in &view.select {
+            walk(s, &mut root);
+        }
+        root
+    }
+}
+
+/// Parses a resource into a [`Node`], keeping only the keys in `keys`.
+pub(crate) fn parse_keys<'a>(text: &'a str, keys: &KeyTree) -> serde_json::Result<Node<'a>> {
+    if keys.all {
+        return parse_node(text, None);
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let node = de.deserialize_map(TreeVisitor(keys, true))?;
+    de.end()?;
+    Ok(node)
+}
+
+struct TreeSeed<'t>(&'t KeyTree);
+
+impl<'de> DeserializeSeed<'de> for TreeSeed<'_> {
+    type Value = Node<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
+        if self.0.all { d.deserialize_any(NodeVisitor) } else { d.deserialize_any(TreeVisitor(self.0, false)) }
+    }
+}
+
+/// Builds a node keeping the keys of a [`KeyTree`] (the flag: the resource itself).
+struct TreeVisitor<'t>(&'t KeyTree, bool);
+
+impl<'de> Visitor<'de> for TreeVisitor<'_> {
+    type Value = Node<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.1 { "a JSON object (a FHIR resource)" } else { "any JSON value" })
+    }
+    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+    fn visit_none<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Node<'de>, E> {
+        Ok(Node::Bool(v))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Node<'de>, E> {
+        NodeVisitor.visit_i64(v)
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Node<'de>, E> {
+        NodeVisitor.visit_u64(v)
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Node<'de>, E> {
+        NodeVisitor.visit_f64(v)
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Owned(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(2));
+        while let Some(v) = seq.next_element_seed(TreeSeed(self.0))? {
+            out.push(v);
+        }
+        Ok(Node::Arr(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
+        let mut out = Vec::with_capacity(if self.1 { 8 } else { 4 });
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match self.0.get(&key.0) {
+                Some(t) => out.push((key.0, map.next_value_seed(TreeSeed(t))?)),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Node::Obj(out))
     }
 }
 
@@ -302,6 +445,28 @@ mod tests {
             assert_eq!(node, &Node::Num(val.as_number().expect("number").clone()));
         }
         assert_eq!(n.get("o").and_then(|o| o.get("k")), Some(&Node::Null));
+    }
+
+    #[test]
+    fn only_the_keys_a_view_reads_are_kept_level_by_level() {
+        let view = ViewDefinition::from_json(&json!({"resourceType": "ViewDefinition", "resource": "Patient", "select": [
+            {"column": [{"name": "id", "path": "getResourceKey()"}, {"name": "org", "path": "managingOrganization.getReferenceKey(Organization)"}]},
+            {"forEach": "name", "column": [{"name": "f", "path": "family"}],
+             "select": [{"forEach": "given", "column": [{"name": "g", "path": "$this"}]}]},
+            {"forEachOrNull": "address", "column": [{"name": "m", "path": "extension('http://x').value.ofType(code)"}]}]}))
+        .expect("view");
+        assert!(is_fast(&view));
+        let text = r#"{"resourceType":"Patient","id":"p1","meta":{"versionId":"1"},
+            "managingOrganization":{"reference":"Organization/o1","display":"skip"},
+            "name":[{"use":"official","family":{"odd":["kept whole"]},"given":["A","B"],"text":"skip"}],
+            "address":[{"city":"skip","extension":[{"url":"http://x","valueCode":"13","valueString":"skip"}]}]}"#;
+        let node = parse_keys(text, &KeyTree::of(&view)).expect("parse");
+        let want = json!({"resourceType":"Patient","id":"p1","managingOrganization":{"reference":"Organization/o1"},
+            "name":[{"family":{"odd":["kept whole"]},"given":["A","B"]}],
+            "address":[{"extension":[{"url":"http://x","valueCode":"13"}]}]});
+        assert_eq!(node, parse_node(&want.to_string(), None).expect("parse"));
+        let e = parse_keys("[1]", &KeyTree::of(&view)).expect_err("not an object").to_string();
+        assert!(e.contains("a JSON object (a FHIR resource)"), "{e}");
     }
 
     #[test]

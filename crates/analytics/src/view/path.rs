@@ -15,7 +15,7 @@ use fhirpath::{Element, Env, Expr, Item};
 use serde_json::Value;
 
 use super::definition::Constants;
-use super::fast::Node;
+use super::fast::{KeyTree, Node};
 use super::error::{Error, Result};
 
 /// Variables the engine or the runner defines itself.
@@ -895,6 +895,42 @@ impl CompiledPath {
                     }
                 }
                 (!ty.is_empty()).then_some(ty)
+            }
+        }
+    }
+
+    /// Marks in `tree` (the keys read below the focus) the keys this fast
+    /// path reads, and returns the node of its result, so that a caller can
+    /// mark the result whole (a column) or walk on from it (a `forEach`).
+    /// A path that needs the FHIRPath engine marks its focus whole.
+    pub(crate) fn mark_keys<'t>(&self, tree: &'t mut KeyTree) -> &'t mut KeyTree {
+        match &self.kind {
+            PathKind::Fhirpath(_) => {
+                tree.all = true;
+                tree
+            }
+            PathKind::This => tree,
+            PathKind::ResourceKey => tree.child("id"),
+            PathKind::ReferenceKey { prefix, .. } => {
+                let node = match prefix {
+                    Some(p) => p.mark_keys(tree),
+                    None => tree,
+                };
+                node.child("reference")
+            }
+            PathKind::Members(steps) => {
+                let mut cur = tree;
+                for step in steps {
+                    match step {
+                        Step::Key(key, _) => cur = cur.child(key),
+                        Step::First => {}
+                        Step::Extension(_) => {
+                            cur = cur.child("extension");
+                            cur.child("url").all = true;
+                        }
+                    }
+                }
+                cur
             }
         }
     }

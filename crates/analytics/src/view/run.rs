@@ -4,7 +4,6 @@
 //! batches in input order, so output is deterministic whatever the thread
 //! count. Also the `patient`/`_since`/`_limit` filters of `$viewdefinition-run`.
 
-use std::io::BufRead;
 use std::path::Path;
 
 use arrow::record_batch::RecordBatch;
@@ -15,7 +14,7 @@ use super::definition::ViewDefinition;
 use super::error::{Error, Result};
 use super::eval::{Row, RowEnvs};
 use super::path::reference_parts;
-use super::fast::{Node, parse_node};
+use super::fast::{KeyTree, Node, parse_keys};
 use super::project::{Projection, parse_resource};
 
 /// Options for a run.
@@ -204,13 +203,43 @@ impl<'v> Core<'v> {
 
     /// Evaluates the buffer; returns the new batches per view.
     fn flush(&mut self) -> Result<Vec<Vec<RecordBatch>>> {
+        let buffer = std::mem::take(&mut self.buffer);
+        let texts: Vec<(u64, &str)> = buffer.iter().map(|(n, t)| (*n, t.as_str())).collect();
+        self.process(&texts)
+    }
+
+    /// Adds the resources of a block of NDJSON text (complete lines; blank
+    /// lines are skipped) and evaluates them, in pieces of `chunk_size`,
+    /// without copying each line into its own string. Returns the new batches
+    /// per view.
+    fn push_block(&mut self, block: &str) -> Result<Vec<Vec<RecordBatch>>> {
+        let mut out = self.flush()?;
+        let chunk = self.opts.chunk_size.max(1);
+        let mut texts: Vec<(u64, &str)> = Vec::with_capacity(chunk.min(1 << 16));
+        let mut lines = block.split('\n').filter(|l| !l.trim().is_empty()).peekable();
+        while lines.peek().is_some() && !self.all_done() {
+            texts.clear();
+            for line in lines.by_ref().take(chunk) {
+                self.resources += 1;
+                texts.push((self.resources, line));
+            }
+            for s in &mut self.stats {
+                s.resources += texts.len() as u64;
+            }
+            for (all, new) in out.iter_mut().zip(self.process(&texts)?) {
+                all.extend(new);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Evaluates resources given as (number, JSON text); returns the new batches per view.
+    fn process(&mut self, buffer: &[(u64, &str)]) -> Result<Vec<Vec<RecordBatch>>> {
         let n = self.views.len();
         let mut out = vec![Vec::new(); n];
-        if self.buffer.is_empty() || self.all_done() {
-            self.buffer.clear();
+        if buffer.is_empty() || self.all_done() {
             return Ok(out);
         }
-        let buffer = std::mem::take(&mut self.buffer);
         let views = &self.views;
         let done = &self.done;
         let patient = self.opts.patient.as_deref();
@@ -224,8 +253,19 @@ impl<'v> Core<'v> {
             union_projection(views).map(|p| if since.is_some() { p.with("meta") } else { p })
         };
         // The light tree serves when every view can use it (and the patient
-        // filter, which needs the whole resource, is off).
+        // filter, which needs the whole resource, is off); it keeps only the
+        // keys some view reads, level by level.
         let fast = patient.is_none() && views.iter().all(|v| v.fast);
+        let keys = fast.then(|| {
+            let mut keys = KeyTree::default();
+            for v in views {
+                keys.union(&KeyTree::of(v));
+            }
+            if since.is_some() {
+                keys.child("meta").child("lastUpdated").all = true;
+            }
+            keys
+        });
         // Small fixed pieces: enough to balance two to many cores, large
         // enough that per-piece overhead (environments, batch building) is noise.
         let piece = (buffer.len() / (4 * rayon::current_num_threads())).clamp(64, 2048);
@@ -239,8 +279,8 @@ impl<'v> Core<'v> {
                         source_name: format!("{source}:{n}"),
                         message: e.to_string(),
                     };
-                    if fast {
-                        let node = parse_node(text, projection.as_ref()).map_err(invalid)?;
+                    if let Some(keys) = &keys {
+                        let node = parse_keys(text, keys).map_err(invalid)?;
                         if !keep_node(&node, since) {
                             continue;
                         }
@@ -407,19 +447,49 @@ impl ViewDefinition {
             let path = f.as_ref();
             let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
             sink.set_source_name(path.display().to_string());
-            for line in std::io::BufReader::with_capacity(1 << 20, file).lines() {
-                let line = line.map_err(|e| Error::io(path, e))?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                sink.push(line)?;
-            }
+            read_blocks(file, path, |block| {
+                let out = sink.core.push_block(block)?;
+                sink.emit_all(out)?;
+                Ok(!sink.is_done())
+            })?;
             if sink.is_done() {
                 break;
             }
         }
         sink.finish()
     }
+}
+
+/// Bytes of NDJSON read at a time by [`read_blocks`].
+const BLOCK_BYTES: usize = 8 << 20;
+
+/// Reads `file` in blocks of whole lines (a line longer than a block makes
+/// the block grow) and calls `each` with each block's text until it returns
+/// `false`. Invalid UTF-8 is an error naming the file.
+fn read_blocks(mut file: impl std::io::Read, path: &Path, mut each: impl FnMut(&str) -> Result<bool>) -> Result<()> {
+    use std::io::Read;
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK_BYTES + (1 << 16));
+    let mut eof = false;
+    while !eof {
+        // Fill up to the block size (or the end of the file).
+        let target = (buf.len() + BLOCK_BYTES / 2).max(BLOCK_BYTES);
+        let want = target.saturating_sub(buf.len()) as u64;
+        let got = (&mut file).take(want).read_to_end(&mut buf).map_err(|e| Error::io(path, e))?;
+        eof = (got as u64) < want;
+        // The complete lines; the rest waits for the next block.
+        let end = if eof { buf.len() } else { buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
+        if end == 0 && !eof {
+            continue;
+        }
+        let text = std::str::from_utf8(&buf[..end]).map_err(|e| {
+            Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8: {e}")))
+        })?;
+        if !each(text)? {
+            return Ok(());
+        }
+        buf.drain(..end);
+    }
+    Ok(())
 }
 
 /// The NDJSON files in `dir` that hold resources of type `resource`:
@@ -439,4 +509,36 @@ pub fn ndjson_files_for(dir: &Path, resource: &str) -> Result<Vec<std::path::Pat
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod block_tests {
+    use super::*;
+
+    #[test]
+    fn blocks_hold_whole_lines_whatever_the_read_sizes() {
+        // A reader that hands out a few bytes at a time.
+        struct Trickle<'a>(&'a [u8], usize);
+        impl std::io::Read for Trickle<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let k = self.1.min(out.len()).min(self.0.len());
+                out[..k].copy_from_slice(&self.0[..k]);
+                self.0 = &self.0[k..];
+                Ok(k)
+            }
+        }
+        let text = "{\"a\":1}\n\n{\"b\":\"é\"}\n{\"c\":3}";
+        for step in [1, 3, 7, 1000] {
+            let mut seen = String::new();
+            read_blocks(Trickle(text.as_bytes(), step), Path::new("t"), |b| {
+                seen.push_str(b);
+                Ok(true)
+            })
+            .expect("read");
+            assert_eq!(seen, text, "read {step} bytes at a time");
+        }
+        let bad = [b'{', 0xff, b'}', b'\n'];
+        let e = read_blocks(&bad[..], Path::new("bad.ndjson"), |_| Ok(true)).expect_err("not UTF-8").to_string();
+        assert!(e.contains("bad.ndjson") && e.contains("UTF-8"), "{e}");
+    }
 }
