@@ -36,12 +36,12 @@ if [ ! -s "$data/Observation.ndjson" ]; then
   python3 "$here/gen.py" "$data" "$n"
 fi
 # Same dependency versions as the workspace.
-for crate in runner sql; do
-  cp "$root/Cargo.lock" "$here/$crate/Cargo.lock"
-  cargo build --release --manifest-path "$here/$crate/Cargo.toml" 2>&1 | grep -v "^\s*Compiling" || true
-done
+build() {
+  cp "$root/Cargo.lock" "$here/$1/Cargo.lock"
+  CARGO_TARGET_DIR="$2" cargo build --release --manifest-path "$here/$1/Cargo.toml" 2>&1 | grep -v "^\s*Compiling" || true
+}
+build runner "$CARGO_TARGET_DIR"
 bin="$CARGO_TARGET_DIR/release/medtwin-bench-views"
-sqlbin="$CARGO_TARGET_DIR/release/medtwin-bench-views-sql"
 cores="$(nproc)"
 views=("observation_6col.json Observation" "patient_foreach.json Patient")
 
@@ -68,7 +68,11 @@ timed() {
   shift 4
   local t all=""
   for _ in $(seq "$runs"); do
-    t="$( { /usr/bin/time -f "%e %U %S" "$@" > /dev/null 2> "$work/stderr.txt"; } 2>&1 | tail -1)"
+    if ! /usr/bin/time -o "$work/time.txt" -f "%e %U %S" "$@" > /dev/null 2> "$work/stderr.txt"; then
+      echo "$tool failed: $(head -c 500 "$work/stderr.txt")" >&2
+      return 1
+    fi
+    t="$(tail -1 "$work/time.txt")"
     if ! [[ "$t" =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+$ ]]; then
       echo "$tool failed: $t $(head -c 500 "$work/stderr.txt")" >&2
       return 1
@@ -128,5 +132,8 @@ else
 fi
 
 echo "== DataFusion: count(*) GROUP BY over 10,000,000 Parquet rows"
-"$sqlbin" "$work/parquet" 10000000
+# SQL_TARGET_DIR: where to build the DataFusion driver (default: CARGO_TARGET_DIR).
+sql_target="${SQL_TARGET_DIR:-$CARGO_TARGET_DIR}"
+build sql "$sql_target"
+"$sql_target/release/medtwin-bench-views-sql" "$work/parquet" 10000000
 echo "== $(uptime)"
