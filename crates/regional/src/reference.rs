@@ -91,6 +91,21 @@ pub fn reference(model: &AreaModel) -> Result<Vec<ReferenceArea>> {
         .collect())
 }
 
+/// The mean NDB acute-care outflow rate of each prefecture's 構想区域 (those
+/// with a rate), keyed by prefecture code: the national map's measure, shared
+/// by the CLI and the web page so that both show the same numbers.
+pub fn mean_acute_outflow_by_prefecture(list: &[ReferenceArea]) -> HashMap<String, f64> {
+    let mut by_pref: HashMap<String, (f64, u32)> = HashMap::new();
+    for x in list {
+        if let Some(r) = x.acute_outflow_rate {
+            let e = by_pref.entry(x.pref_code.clone()).or_insert((0.0, 0));
+            e.0 += r;
+            e.1 += 1;
+        }
+    }
+    by_pref.into_iter().map(|(k, (s, n))| (k, s / f64::from(n))).collect()
+}
+
 /// A reference area next to the rates computed from a data set.
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {

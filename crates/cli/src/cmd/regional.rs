@@ -356,16 +356,10 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             };
             let list: Vec<_> = regional::reference::reference(&m)?.into_iter().filter(|x| pref.as_ref().is_none_or(|p| *p == x.pref_code)).collect();
             if let Some(p) = &a.svg {
-                let mut by_pref: HashMap<String, (f64, u32)> = HashMap::new();
-                for x in &list {
-                    if let Some(r) = x.acute_outflow_rate {
-                        let e = by_pref.entry(x.pref_code.clone()).or_insert((0.0, 0));
-                        e.0 += r;
-                        e.1 += 1;
-                    }
-                }
-                let values: HashMap<String, Shade> =
-                    by_pref.into_iter().map(|(k, (s, n))| (k, Shade::Value(s / n as f64, format!("{:.1}%", s / n as f64 * 100.0)))).collect();
+                let values: HashMap<String, Shade> = regional::reference::mean_acute_outflow_by_prefecture(&list)
+                    .into_iter()
+                    .map(|(k, m)| (k, Shade::Value(m, format!("{:.1}%", m * 100.0))))
+                    .collect();
                 write_svg(p, &regional::svg::japan_map(&m, &values, "構想区域の急性期流出率（都道府県内の平均、NDB）", "流出率")?)?;
             }
             if a.compare {

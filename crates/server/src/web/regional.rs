@@ -389,16 +389,10 @@ async fn page_handler(State(state): State<AppState>, ctx: Ctx, Query(q): Query<H
 fn national(ctx: &Ctx, model: &AreaModel, flows: &FlowReport) -> Result<maud::Markup, WebError> {
     let internal = |e: regional::Error| WebError::internal(ctx, e.to_string());
     let list = regional::reference::reference(model).map_err(internal)?;
-    let mut by_pref: HashMap<String, (f64, u32)> = HashMap::new();
-    for x in &list {
-        if let Some(r) = x.acute_outflow_rate {
-            let e = by_pref.entry(x.pref_code.clone()).or_insert((0.0, 0));
-            e.0 += r;
-            e.1 += 1;
-        }
-    }
-    let values: HashMap<String, Shade> =
-        by_pref.into_iter().map(|(k, (s, n))| (k, Shade::Value(s / f64::from(n), render::pct(Some(s / f64::from(n)))))).collect();
+    let values: HashMap<String, Shade> = regional::reference::mean_acute_outflow_by_prefecture(&list)
+        .into_iter()
+        .map(|(k, m)| (k, Shade::Value(m, render::pct(Some(m)))))
+        .collect();
     let map = regional::svg::japan_map(
         model,
         &values,
