@@ -221,12 +221,15 @@ pub(crate) fn sort_rows_with_times(
 const COUNTING_MAX_TIME: f64 = (1u32 << 21) as f64;
 
 /// Sorts by (time, event, row) with one counting pass when every time is an
-/// integer up to [`COUNTING_MAX_TIME`] (day counts, the usual case); `None`
-/// otherwise. Returns the row indices and the sorted [`time_key`]s.
+/// integer up to [`COUNTING_MAX_TIME`] (day counts, the usual case) and the
+/// buckets are not many more than the rows (a few rows with large times would
+/// pay for millions of empty buckets); `None` otherwise. Returns the row
+/// indices and the sorted [`time_key`]s.
 fn counting_sort_integer_times(time: &[f64], event: Option<&[bool]>) -> Option<(Vec<u32>, Vec<u64>)> {
+    let limit = COUNTING_MAX_TIME.min(4.0 * time.len() as f64 + 1024.0);
     let mut max = 0.0f64;
     for &t in time {
-        if t.fract() != 0.0 || t > COUNTING_MAX_TIME {
+        if t.fract() != 0.0 || t > limit {
             return None;
         }
         max = max.max(t);
@@ -393,6 +396,7 @@ mod tests {
         // Fractions or huge values take the radix path.
         assert!(counting_sort_integer_times(&[1.0, 2.5], None).is_none());
         assert!(counting_sort_integer_times(&[1.0, 1e12], None).is_none());
+        assert!(counting_sort_integer_times(&[1.0, 100_000.0], None).is_none(), "buckets far beyond the rows");
         assert_eq!(sort_rows(&[1e12, 3.0, 2.5], None, None), [2, 1, 0]);
     }
 
