@@ -3,15 +3,23 @@
 //! concordance and the Schoenfeld-residual test of proportional hazards.
 //!
 //! The fit is Newton–Raphson on centred covariates with step halving. One
-//! iteration reads the covariates from memory twice: once for η, the risks and
-//! all per-tie-run sums (in parallel over fixed blocks of whole runs, so each
-//! block is fetched once and its run sums come from cache), then for one
-//! weighted Gram matrix Σ rᵢ xᵢ xᵢᵀ over fixed row chunks. The risk-set totals
-//! are a backward sweep over runs per stratum, and the Efron tie corrections are
-//! O(events) closed-form sums over the tie index (one logarithm per 16 deaths)
-//! instead of one p×p update per tied death. Fixed blocks make the result
-//! bit-for-bit independent of the thread count. Formulas follow lifelines' `CoxPHFitter` (Efron,
-//! weights, the approximate Schoenfeld test) and statsmodels' `PHReg` (Breslow).
+//! pass over fixed blocks of whole tie runs (in parallel, so each block is
+//! fetched from memory once and its run sums come from cache) computes η, the
+//! risks and, per run, Σ r and Σ r·x and, for the run's censored rows and its
+//! events separately, the weighted Gram matrix Σ r·x xᵀ. A row's coefficient
+//! in the information's Σ cᵢ xᵢ xᵢᵀ is its risk times a factor shared by its
+//! run (plus Efron's term for the run's events), so that sum is a weighted sum
+//! of the per-run matrices: with few, long runs (integer-day times) an
+//! iteration reads the covariates once. With many short runs the per-run
+//! matrices would outweigh the data, and a second pass over the blocks takes
+//! the Gram matrix instead. The risk-set totals are a backward sweep over runs
+//! per stratum, and the Efron tie corrections are O(events) closed-form sums
+//! over the tie index (one logarithm per 16 deaths) instead of one p×p update
+//! per tied death. The event sums Σ w·x (for the score and Σ w·η) do not
+//! depend on β and are taken once. Fixed blocks make the result bit-for-bit
+//! independent of the thread count. Formulas follow lifelines' `CoxPHFitter`
+//! (Efron, weights, the approximate Schoenfeld test) and statsmodels' `PHReg`
+//! (Breslow).
 
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -223,15 +231,15 @@ pub struct CoxModel {
     /// Blocks of whole runs of about [`CHUNK`] rows (run indices, plus the run
     /// count): the unit of parallel work of the risk-set pass.
     blocks: Vec<usize>,
+    /// Per run, the summed weight of its events (the event count without weights).
+    ev_weight: Vec<f64>,
+    /// Σ w·x over all events (centred): the β-independent part of the score.
+    xw: Vec<f64>,
+    /// Whether the information comes from per-run weighted Gram matrices taken
+    /// in the risk-set pass (few, long tie runs: integer-day times) instead of
+    /// a second pass over the rows (many short runs).
+    run_gram: bool,
     events: usize,
-}
-
-/// Per-row buffers reused across evaluations.
-#[derive(Default)]
-struct Scratch {
-    eta: Vec<f64>,
-    risk: Vec<f64>,
-    coef: Vec<f64>,
 }
 
 /// Quantities at one β.
@@ -370,10 +378,32 @@ impl CoxModel {
         bounds.push(n);
         tie_starts.push(n);
         let ev_sorted: Vec<bool> = order.iter().map(|&i| event[i]).collect();
-        let ev_starts = tie_starts
+        let ev_starts: Vec<usize> = tie_starts
             .windows(2)
             .map(|w| (w[0]..w[1]).find(|&r| ev_sorted[r]).unwrap_or(w[1]))
             .collect();
+        let weight: Vec<f64> = order.iter().map(|&i| weights.map_or(1.0, |w| w[i])).collect();
+        let ev_weight = tie_starts
+            .windows(2)
+            .zip(&ev_starts)
+            .map(|(w, &ev)| match weights {
+                Some(_) => linalg::sum(&weight[ev..w[1]]),
+                None => (w[1] - ev) as f64,
+            })
+            .collect();
+        let xw = xc
+            .par_iter()
+            .map(|c| {
+                let runs = tie_starts.windows(2).zip(&ev_starts);
+                match weights {
+                    Some(_) => runs.map(|(w, &ev)| dot(&weight[ev..w[1]], &c[ev..w[1]])).sum(),
+                    None => runs.map(|(w, &ev)| linalg::sum(&c[ev..w[1]])).sum(),
+                }
+            })
+            .collect();
+        // Two packed p×p triangles per run: worth it while they take no more
+        // room than one covariate column.
+        let run_gram = (tie_starts.len() - 1) * p * (p + 1) <= n;
         let mut blocks = vec![0];
         for (run, &start) in tie_starts.iter().enumerate().skip(1) {
             if start - tie_starts[blocks[blocks.len() - 1]] >= CHUNK || run + 1 == tie_starts.len() {
@@ -387,10 +417,7 @@ impl CoxModel {
             xc,
             time: sorted_time,
             event: ev_sorted,
-            weight: order
-                .iter()
-                .map(|&i| weights.map_or(1.0, |w| w[i]))
-                .collect(),
+            weight,
             weighted: weights.is_some(),
             strata: bounds,
             sd: xc_sd,
@@ -398,6 +425,9 @@ impl CoxModel {
             tie_starts,
             ev_starts,
             blocks,
+            ev_weight,
+            xw,
+            run_gram,
             events,
         })
     }
@@ -426,150 +456,116 @@ impl CoxModel {
         eta
     }
 
-    /// Weighted Gram matrix Σ c_i x_i x_iᵀ over fixed chunks (deterministic).
-    fn gram(&self, c: &[f64]) -> Vec<f64> {
-        let p = self.p;
-        let n_chunks = self.n.div_ceil(CHUNK);
-        let parts: Vec<Vec<f64>> = (0..n_chunks)
-            .into_par_iter()
-            .map(|k| {
-                let (lo, hi) = (k * CHUNK, ((k + 1) * CHUNK).min(self.n));
-                let cw = &c[lo..hi];
-                let mut g = vec![0.0; p * p];
-                let mut y = vec![0.0; hi - lo];
-                for a in 0..p {
-                    let xa = &self.xc[a][lo..hi];
-                    for ((yy, &ci), &xv) in y.iter_mut().zip(cw).zip(xa) {
-                        *yy = ci * xv;
-                    }
-                    // Four dot products per sweep over `y` (fewer loads per
-                    // multiply-add), each summed exactly as `dot` sums.
-                    let mut b = 0;
-                    while b + 4 <= a + 1 {
-                        let col = |k: usize| &self.xc[b + k][lo..hi];
-                        let r = linalg::dot4(&y, [col(0), col(1), col(2), col(3)]);
-                        g[a * p + b..a * p + b + 4].copy_from_slice(&r);
-                        b += 4;
-                    }
-                    for b in b..=a {
-                        g[a * p + b] = dot(&y, &self.xc[b][lo..hi]);
-                    }
+    /// Risks `w·exp(η − shift)` of rows `lo..lo + out.len()`, into `out`.
+    fn risk_into(&self, beta: &[f64], shift: Option<f64>, lo: usize, out: &mut [f64]) {
+        let w = &self.weight[lo..lo + out.len()];
+        if shift.is_none() && beta.iter().all(|&b| b == 0.0) {
+            // β = 0 (the first evaluation): exp(0) = 1 exactly.
+            out.copy_from_slice(w);
+            return;
+        }
+        self.eta_into(beta, lo, out);
+        let sh = shift.unwrap_or(0.0);
+        for (r, w) in out.iter_mut().zip(w) {
+            *r = w * (*r - sh).exp();
+        }
+    }
+
+    /// Weighted moments of rows `lo..lo + r.len()` with weights `r`: returns
+    /// Σ r, writes Σ r·x into `s1` and, when `g` is given, the lower triangle of
+    /// Σ r·x xᵀ packed row by row into `g`. `y` is scratch of at least `r.len()`.
+    fn moments(&self, r: &[f64], lo: usize, y: &mut [f64], s1: &mut [f64], mut g: Option<&mut [f64]>) -> f64 {
+        let len = r.len();
+        let y = &mut y[..len];
+        let col = |j: usize| &self.xc[j][lo..lo + len];
+        for a in 0..self.p {
+            for ((yy, &ri), &xv) in y.iter_mut().zip(r).zip(col(a)) {
+                *yy = ri * xv;
+            }
+            s1[a] = linalg::sum(y);
+            if let Some(g) = g.as_deref_mut() {
+                let row = &mut g[a * (a + 1) / 2..][..=a];
+                // Four dot products per sweep over `y` (fewer loads per multiply-add).
+                let mut b = 0;
+                while b + 4 <= a + 1 {
+                    let r = linalg::dot4(y, [col(b), col(b + 1), col(b + 2), col(b + 3)]);
+                    row[b..b + 4].copy_from_slice(&r);
+                    b += 4;
                 }
-                g
-            })
-            .collect();
-        let mut g = vec![0.0; p * p];
-        for part in parts {
-            for (a, b) in g.iter_mut().zip(part) {
-                *a += b;
+                for (b, v) in row.iter_mut().enumerate().skip(b) {
+                    *v = dot(y, col(b));
+                }
             }
         }
-        for a in 0..p {
-            for b in 0..a {
-                g[b * p + a] = g[a * p + b];
-            }
-        }
-        g
+        linalg::sum(r)
     }
 
     /// Log-likelihood, score and information at β. The information is
-    /// `Σ_i r_i x_i x_iᵀ − Σ_t (outer products of risk-set means)`, where each
-    /// row's coefficient r_i collects the risk-set terms it belongs to.
-    #[cfg(test)]
+    /// `Σ_i c_i x_i x_iᵀ − Σ_t (outer products of risk-set means)`, where each
+    /// row's coefficient c_i = r_i·(Σ over the event runs whose risk set holds
+    /// the row) is the same for all rows of one tie run (plus Efron's removal
+    /// term for the run's events).
     fn evaluate(&self, beta: &[f64], ties: Ties) -> Eval {
-        self.evaluate_with(beta, ties, &mut Scratch::default())
-    }
-
-    /// [`Self::evaluate`] reusing per-row buffers across Newton iterations (fresh
-    /// multi-megabyte allocations cost a page fault per 4 KiB).
-    fn evaluate_with(&self, beta: &[f64], ties: Ties, scratch: &mut Scratch) -> Eval {
         let p = self.p;
-        let n = self.n;
-        scratch.eta.resize(n, 0.0);
-        scratch.risk.resize(n, 0.0);
-        scratch.coef.resize(n, 0.0);
+        let tri = p * (p + 1) / 2;
         // exp(η − shift) must not overflow when summed over n rows. A cheap upper
-        // bound on |η| usually allows shift = 0, so that η is computed inside the
-        // blocked pass below; otherwise η comes first and the shift is its maximum.
+        // bound on |η| usually allows shift = 0; otherwise the shift is max η.
         let bound: f64 = beta.iter().zip(&self.xmax).map(|(b, m)| b.abs() * m).sum();
-        let shift = if bound < 600.0 {
-            None
-        } else {
-            let eta_buf = &mut scratch.eta;
-            eta_buf.par_chunks_mut(CHUNK).enumerate().for_each(|(k, eo)| {
-                self.eta_into(beta, k * CHUNK, eo);
-            });
-            Some(eta_buf.par_iter().cloned().reduce(|| f64::NEG_INFINITY, f64::max))
-        };
-        let at_zero = beta.iter().all(|&b| b == 0.0);
+        let shift = (bound >= 600.0).then(|| {
+            self.blocks
+                .par_windows(2)
+                .map(|w| {
+                    let lo = self.tie_starts[w[0]];
+                    let mut eta = vec![0.0; self.tie_starts[w[1]] - lo];
+                    self.eta_into(beta, lo, &mut eta);
+                    eta.into_iter().fold(f64::NEG_INFINITY, f64::max)
+                })
+                .reduce(|| f64::NEG_INFINITY, f64::max)
+        });
         let runs = self.tie_starts.len() - 1;
-        // Per run: Σ risk, Σ risk·x over all rows; over its events: count, Σ w,
-        // Σ risk, Σ risk·x, Σ w·x, Σ w·η. Layout per run: [s0, d0, wd, wη, s1.., d1.., xw..].
-        // One pass over blocks of whole runs (in parallel): a block's rows are read
-        // from memory once for η, the risks and all the run sums, which then come
-        // from cache; the arithmetic per row and per run does not depend on the
-        // blocking, so the result is the same bit for bit.
-        let width = 4 + 3 * p;
+        // Per run: [Σ r, Σ r over events, Σ r·x (p), Σ r·x over events (p)], and
+        // with per-run Gram matrices Σ r·x xᵀ over the censored rows and over the
+        // events (packed triangles). One pass over blocks of whole runs (in
+        // parallel): a block's rows are read from memory once for η, the risks
+        // and all the run sums, which then come from cache; the arithmetic per
+        // run does not depend on the blocking, so the result is the same bit for
+        // bit whatever the thread count.
+        let t = if self.run_gram { tri } else { 0 };
+        let width = 2 + 2 * p + 2 * t;
         let mut sums = vec![0.0; runs * width];
         {
             let mut pieces = Vec::with_capacity(self.blocks.len());
-            let (mut eta_rest, mut risk_rest, mut sums_rest) =
-                (&mut scratch.eta[..], &mut scratch.risk[..], &mut sums[..]);
+            let mut rest = &mut sums[..];
             for w in self.blocks.windows(2) {
-                let (r0, r1) = (w[0], w[1]);
-                let rows = self.tie_starts[r1] - self.tie_starts[r0];
-                let (e, er) = std::mem::take(&mut eta_rest).split_at_mut(rows);
-                let (rk, rr) = std::mem::take(&mut risk_rest).split_at_mut(rows);
-                let (sm, sr) = std::mem::take(&mut sums_rest).split_at_mut((r1 - r0) * width);
-                (eta_rest, risk_rest, sums_rest) = (er, rr, sr);
-                pieces.push((r0, r1, e, rk, sm));
+                let (piece, r) = std::mem::take(&mut rest).split_at_mut((w[1] - w[0]) * width);
+                rest = r;
+                pieces.push((w[0], w[1], piece));
             }
-            pieces.into_par_iter().for_each(|(r0, r1, eta, risk, sums)| {
+            pieces.into_par_iter().for_each(|(r0, r1, sums)| {
                 let lo = self.tie_starts[r0];
-                match shift {
-                    // β = 0 (the first evaluation): η = 0 and exp(0) = 1 exactly.
-                    None if at_zero => {
-                        eta.fill(0.0);
-                        risk.copy_from_slice(&self.weight[lo..lo + risk.len()]);
-                    }
-                    None => {
-                        self.eta_into(beta, lo, eta);
-                        for ((r, e), w) in risk.iter_mut().zip(eta.iter()).zip(&self.weight[lo..]) {
-                            *r = w * e.exp();
-                        }
-                    }
-                    Some(sh) => {
-                        for ((r, e), w) in risk.iter_mut().zip(eta.iter()).zip(&self.weight[lo..]) {
-                            *r = w * (e - sh).exp();
-                        }
-                    }
-                }
+                let rows = self.tie_starts[r1] - lo;
+                let (mut risk, mut y) = (vec![0.0; rows], vec![0.0; rows]);
+                self.risk_into(beta, shift, lo, &mut risk);
                 for (run, out) in (r0..r1).zip(sums.chunks_mut(width)) {
                     let (a, ev, b) = (self.tie_starts[run], self.ev_starts[run], self.tie_starts[run + 1]);
-                    // Block-relative row ranges for the scratch slices.
-                    let (la, le, lb) = (a - lo, ev - lo, b - lo);
-                    out[0] = linalg::sum(&risk[la..lb]);
-                    out[1] = linalg::sum(&risk[le..lb]);
-                    if self.weighted {
-                        out[2] = linalg::sum(&self.weight[ev..b]);
-                        out[3] = dot(&self.weight[ev..b], &eta[le..lb]);
+                    let (head, rest) = out.split_at_mut(2);
+                    let (s1, rest) = rest.split_at_mut(p);
+                    let (d1, rest) = rest.split_at_mut(p);
+                    let (gc, ge) = rest.split_at_mut(t);
+                    let s0 = self.moments(&risk[a - lo..ev - lo], a, &mut y, s1, (t > 0).then_some(gc));
+                    let d0 = if ev < b {
+                        self.moments(&risk[ev - lo..b - lo], ev, &mut y, d1, (t > 0).then_some(ge))
                     } else {
-                        out[2] = (b - ev) as f64;
-                        out[3] = linalg::sum(&eta[le..lb]);
-                    }
-                    for j in 0..p {
-                        let c = &self.xc[j];
-                        out[4 + j] = dot(&risk[la..lb], &c[a..b]);
-                        if ev < b {
-                            out[4 + p + j] = dot(&risk[le..lb], &c[ev..b]);
-                            out[4 + 2 * p + j] = dot(&self.weight[ev..b], &c[ev..b]);
-                        }
+                        0.0
+                    };
+                    head[0] = s0 + d0;
+                    head[1] = d0;
+                    for (s, d) in s1.iter_mut().zip(d1.iter()) {
+                        *s += d;
                     }
                 }
             });
         }
-        let shift = shift.unwrap_or(0.0);
-        let risk = &scratch.risk;
         // Risk-set totals S0, S1 at each run (backward cumulative sums within strata).
         let mut cs0 = vec![0.0; runs];
         let mut cs1 = vec![0.0; runs * p];
@@ -580,7 +576,7 @@ impl CoxModel {
                 let o = &sums[run * width..(run + 1) * width];
                 s0 += o[0];
                 for j in 0..p {
-                    s1[j] += o[4 + j];
+                    s1[j] += o[2 + j];
                 }
                 cs0[run] = s0;
                 cs1[run * p..(run + 1) * p].copy_from_slice(&s1);
@@ -618,8 +614,9 @@ impl CoxModel {
                 out[0] = logs + prod.ln();
             });
         }
-        let mut ll = 0.0;
-        let mut u = vec![0.0; p];
+        // Σ over events of w·η, and of w·x for the score, need no pass over the rows.
+        let mut ll = dot(beta, &self.xw);
+        let mut u = self.xw.clone();
         let mut outer = vec![0.0; p * p];
         // Per run: the coefficient every at-risk row receives (cumulated later)
         // and the extra coefficient for the run's events (Efron's removal).
@@ -632,16 +629,11 @@ impl CoxModel {
             }
             let o = &sums[run * width..(run + 1) * width];
             let (s0, s1) = (cs0[run], &cs1[run * p..(run + 1) * p]);
-            let wd = o[2];
-            let d1 = &o[4 + p..4 + 2 * p];
-            let xw = &o[4 + 2 * p..4 + 3 * p];
-            ll += o[3];
-            for j in 0..p {
-                u[j] += xw[j];
-            }
+            let wd = self.ev_weight[run];
+            let d1 = &o[2 + p..2 + 2 * p];
             match ties {
                 Ties::Breslow => {
-                    ll -= wd * (s0.ln() + shift);
+                    ll -= wd * (s0.ln() + shift.unwrap_or(0.0));
                     run_c[run] = wd / s0;
                     for a in 0..p {
                         let ma = s1[a] / s0;
@@ -656,7 +648,7 @@ impl CoxModel {
                     let (lsum, h0, h1, q0, q1, q2) = (e[0], e[1], e[2], e[3], e[4], e[5]);
                     let df = d as f64;
                     let m = wd / df;
-                    ll -= m * (lsum + df * shift);
+                    ll -= m * (lsum + df * shift.unwrap_or(0.0));
                     run_c[run] = m * h0;
                     run_ev[run] = -m * h1;
                     for a in 0..p {
@@ -681,33 +673,49 @@ impl CoxModel {
                 cum[run] = acc;
             }
         }
-        let coef = &mut scratch.coef;
-        let run_ranges: Vec<(usize, usize)> = (0..runs)
-            .map(|r| (self.tie_starts[r], self.tie_starts[r + 1]))
-            .collect();
-        coef.par_chunks_mut(CHUNK).enumerate().for_each(|(k, out)| {
-            let lo = k * CHUNK;
-            let hi = lo + out.len();
-            let mut run = run_ranges.partition_point(|&(_, e)| e <= lo);
-            for i in lo..hi {
-                while run_ranges[run].1 <= i {
-                    run += 1;
+        // Σ_i c_i x_i x_iᵀ, lower triangle packed.
+        let mut gram = vec![0.0; tri];
+        if self.run_gram {
+            for run in 0..runs {
+                let (c, e) = (cum[run], cum[run] + run_ev[run]);
+                let (gc, ge) = sums[run * width + 2 + 2 * p..(run + 1) * width].split_at(t);
+                for ((g, x), z) in gram.iter_mut().zip(gc).zip(ge) {
+                    *g += c * x + e * z;
                 }
-                let extra = if i >= self.ev_starts[run] {
-                    run_ev[run]
-                } else {
-                    0.0
-                };
-                out[i - lo] = risk[i] * (cum[run] + extra);
             }
-        });
-        let mut info = self.gram(coef);
+        } else {
+            // A second pass over the blocks with the row coefficients as weights.
+            let parts: Vec<Vec<f64>> = self
+                .blocks
+                .par_windows(2)
+                .map(|w| {
+                    let lo = self.tie_starts[w[0]];
+                    let rows = self.tie_starts[w[1]] - lo;
+                    let mut c = vec![0.0; rows];
+                    self.risk_into(beta, shift, lo, &mut c);
+                    for run in w[0]..w[1] {
+                        let (a, ev, b) = (self.tie_starts[run], self.ev_starts[run], self.tie_starts[run + 1]);
+                        c[a - lo..ev - lo].iter_mut().for_each(|v| *v *= cum[run]);
+                        let e = cum[run] + run_ev[run];
+                        c[ev - lo..b - lo].iter_mut().for_each(|v| *v *= e);
+                    }
+                    let (mut y, mut s1, mut g) = (vec![0.0; rows], vec![0.0; p], vec![0.0; tri]);
+                    self.moments(&c, lo, &mut y, &mut s1, Some(&mut g));
+                    g
+                })
+                .collect();
+            for part in parts {
+                for (g, v) in gram.iter_mut().zip(part) {
+                    *g += v;
+                }
+            }
+        }
+        let mut info = vec![0.0; p * p];
         for a in 0..p {
             for b in 0..=a {
-                info[a * p + b] -= outer[a * p + b];
-                if a != b {
-                    info[b * p + a] -= outer[a * p + b];
-                }
+                let v = gram[a * (a + 1) / 2 + b] - outer[a * p + b];
+                info[a * p + b] = v;
+                info[b * p + a] = v;
             }
         }
         Eval { ll, u, info }
@@ -737,8 +745,7 @@ impl CoxModel {
     pub fn fit(&self, opts: &CoxOptions) -> Result<CoxFit> {
         let p = self.p;
         let mut beta = vec![0.0; p];
-        let mut scratch = Scratch::default();
-        let first = self.evaluate_with(&beta, opts.ties, &mut scratch);
+        let first = self.evaluate(&beta, opts.ties);
         let (chol0, step0) = self.solve(&first.info, &first.u)?;
         let score_stat: f64 = first.u.iter().zip(&step0).map(|(a, b)| a * b).sum();
         let loglik_null = first.ll;
@@ -759,7 +766,7 @@ impl CoxModel {
             let mut scale = 1.0;
             let next = loop {
                 let cand: Vec<f64> = beta.iter().zip(&step).map(|(b, s)| b + scale * s).collect();
-                let ev = self.evaluate_with(&cand, opts.ties, &mut scratch);
+                let ev = self.evaluate(&cand, opts.ties);
                 if ev.ll.is_finite() && ev.ll >= cur.ll - 1e-10 * cur.ll.abs().max(1.0) {
                     beta = cand;
                     break ev;
@@ -1288,6 +1295,17 @@ mod tests {
             .collect();
         let want = naive_efron_ll(&t, &e, &centred, &beta);
         assert!(((ev.ll - want) / want).abs() < 1e-10, "{} vs {want}", ev.ll);
+        // The per-run Gram matrices (taken here: 62 runs) and the second pass
+        // over the rows give the same information, score and likelihood.
+        assert!(m.run_gram);
+        let two_pass = CoxModel { run_gram: false, ..m.clone() };
+        for ties in [Ties::Efron, Ties::Breslow] {
+            let (a, b) = (m.evaluate(&beta, ties), two_pass.evaluate(&beta, ties));
+            let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * x.abs().max(y.abs()).max(1.0);
+            assert!(close(a.ll, b.ll), "{ties:?} {} {}", a.ll, b.ll);
+            assert!(a.u.iter().zip(&b.u).all(|(x, y)| close(*x, *y)), "{ties:?} {:?} {:?}", a.u, b.u);
+            assert!(a.info.iter().zip(&b.info).all(|(x, y)| close(*x, *y)), "{ties:?} {:?} {:?}", a.info, b.info);
+        }
         // Covariates scaled by 1000 need the overflow shift (|η| bound >= 600):
         // the estimates scale back exactly, the likelihood is unchanged.
         let fit = m.fit(&CoxOptions::default()).unwrap();
