@@ -252,6 +252,94 @@ struct Eval {
 const CHUNK: usize = 4096;
 
 
+/// Rows in fitting order (stratum, time, censored before events, row index).
+struct Layout {
+    /// Each input row's position in that order.
+    pos: Vec<u32>,
+    /// Times, events and weights in that order.
+    time: Vec<f64>,
+    event: Vec<bool>,
+    weight: Vec<f64>,
+    /// Stratum boundaries (start positions plus n).
+    strata: Vec<usize>,
+    /// Starts of runs of equal (stratum, time), plus n.
+    tie_starts: Vec<usize>,
+    /// Per run, its first event position (its end when it has none).
+    ev_starts: Vec<usize>,
+}
+
+impl Layout {
+    /// From the positions and bucket starts of [`super::rank_integer_times`]
+    /// (one stratum): times and events are constant over each bucket.
+    fn from_buckets(pos: Vec<u32>, starts: &[usize], weights: Option<&[f64]>) -> Self {
+        let n = pos.len();
+        let (mut time, mut event) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut tie_starts, mut ev_starts) = (Vec::new(), Vec::new());
+        // Buckets 2t (censored) and 2t + 1 (events) of each time t.
+        for (t, b) in starts.windows(3).step_by(2).enumerate() {
+            let (first, first_event, end) = (b[0], b[1], b[2]);
+            if end > first {
+                tie_starts.push(first);
+                ev_starts.push(first_event);
+                time.resize(end, t as f64);
+                event.resize(first_event, false);
+                event.resize(end, true);
+            }
+        }
+        tie_starts.push(n);
+        let weight = match weights {
+            None => vec![1.0; n],
+            Some(w) => {
+                let mut sorted = vec![0.0; n];
+                for (&r, &v) in pos.iter().zip(w) {
+                    sorted[r as usize] = v;
+                }
+                sorted
+            }
+        };
+        Layout { pos, time, event, weight, strata: vec![0, n], tie_starts, ev_starts }
+    }
+
+    /// By sorting (any times, strata).
+    fn from_sort(time: &[f64], event: &[bool], strata: Option<&[u32]>, weights: Option<&[f64]>) -> Self {
+        let n = time.len();
+        let (order, sorted_time) = super::sort_rows_with_times(time, Some(event), strata);
+        let skey = |r: usize| strata.map_or(0, |s| s[order[r] as usize]);
+        let tkey = |r: usize| time_key(sorted_time[r]);
+        let mut bounds = vec![0];
+        let mut tie_starts = vec![0];
+        for r in 1..n {
+            let new_stratum = skey(r) != skey(r - 1);
+            if new_stratum {
+                bounds.push(r);
+            }
+            if new_stratum || tkey(r) != tkey(r - 1) {
+                tie_starts.push(r);
+            }
+        }
+        bounds.push(n);
+        tie_starts.push(n);
+        let ev_sorted: Vec<bool> = order.iter().map(|&i| event[i as usize]).collect();
+        let ev_starts = tie_starts
+            .windows(2)
+            .map(|w| (w[0]..w[1]).find(|&r| ev_sorted[r]).unwrap_or(w[1]))
+            .collect();
+        let mut pos = vec![0u32; n];
+        for (r, &i) in order.iter().enumerate() {
+            pos[i as usize] = r as u32;
+        }
+        Layout {
+            pos,
+            weight: order.iter().map(|&i| weights.map_or(1.0, |w| w[i as usize])).collect(),
+            time: sorted_time,
+            event: ev_sorted,
+            strata: bounds,
+            tie_starts,
+            ev_starts,
+        }
+    }
+}
+
 impl CoxModel {
     /// Prepares data: `covariates` is column-major (one `Vec` per covariate, each of length n).
     pub fn new(
@@ -327,24 +415,31 @@ impl CoxModel {
                 context: String::new(),
             });
         }
-        let sc = strata.map(|s| s.codes());
-        let (order, sorted_time) = super::sort_rows_with_times(time, Some(event), sc);
-        let order: Vec<usize> = order.into_iter().map(|i| i as usize).collect();
-        let sorted_strata: Option<Vec<u32>> = sc.map(|s| order.iter().map(|&i| s[i]).collect());
-        let skey = |r: usize| sorted_strata.as_ref().map_or(0, |s| s[r]);
-        let tkey = |r: usize| time_key(sorted_time[r]);
         let means: Vec<f64> = scans.iter().map(|&(_, sum, _)| sum / n as f64).collect();
         if let Some(j) = scans.iter().position(|&(_, _, constant)| constant) {
             return Err(Error::Singular {
                 hint: format!("covariate `{}` is constant", names[j]),
             });
         }
+        // Day counts without strata need no comparison sort and no gathers.
+        let counted = match strata {
+            None => super::rank_integer_times(time, event),
+            Some(_) => None,
+        };
+        let Layout {
+            pos,
+            time: sorted_time,
+            event: ev_sorted,
+            weight,
+            strata: bounds,
+            tie_starts,
+            ev_starts,
+        } = match counted {
+            Some((pos, starts)) => Layout::from_buckets(pos, &starts, weights),
+            None => Layout::from_sort(time, event, strata.map(|s| s.codes()), weights),
+        };
         // Scatter (sequential reads, writes into one stream per tie run) rather than
         // gather (one random read per cell): several times faster on tied data.
-        let mut pos = vec![0u32; n];
-        for (r, &i) in order.iter().enumerate() {
-            pos[i] = r as u32;
-        }
         // The same loop takes each centred column's largest magnitude and SD.
         let scattered: Vec<(Vec<f64>, f64, f64)> = covariates
             .par_iter()
@@ -364,25 +459,6 @@ impl CoxModel {
         let xc_max: Vec<f64> = scattered.iter().map(|s| s.1).collect();
         let xc_sd: Vec<f64> = scattered.iter().map(|s| s.2).collect();
         let xc: Vec<Vec<f64>> = scattered.into_iter().map(|s| s.0).collect();
-        let mut bounds = vec![0];
-        let mut tie_starts = vec![0];
-        for r in 1..n {
-            let new_stratum = skey(r) != skey(r - 1);
-            if new_stratum {
-                bounds.push(r);
-            }
-            if new_stratum || tkey(r) != tkey(r - 1) {
-                tie_starts.push(r);
-            }
-        }
-        bounds.push(n);
-        tie_starts.push(n);
-        let ev_sorted: Vec<bool> = order.iter().map(|&i| event[i]).collect();
-        let ev_starts: Vec<usize> = tie_starts
-            .windows(2)
-            .map(|w| (w[0]..w[1]).find(|&r| ev_sorted[r]).unwrap_or(w[1]))
-            .collect();
-        let weight: Vec<f64> = order.iter().map(|&i| weights.map_or(1.0, |w| w[i])).collect();
         let ev_weight = tie_starts
             .windows(2)
             .zip(&ev_starts)
@@ -1373,6 +1449,20 @@ mod tests {
             .fit(&CoxOptions::default())
             .unwrap();
         assert_eq!(plain.coefficients, strat.coefficients);
+        // Integer times without strata take the counting layout, with a stratum
+        // the sorting one: the same model, bit for bit, with and without weights.
+        let (ti, ei, xi) = model(true);
+        let w: Vec<f64> = (0..ti.len()).map(|i| 1.0 + (i % 3) as f64 * 0.5).collect();
+        for weights in [None, Some(&w[..])] {
+            let counted = CoxModel::new(&ti, &ei, &xi, &names, None, weights).unwrap();
+            let sorted = CoxModel::new(&ti, &ei, &xi, &names, Some(&s), weights).unwrap();
+            assert_eq!(counted.strata, sorted.strata);
+            assert_eq!((&counted.time, &counted.event, &counted.weight), (&sorted.time, &sorted.event, &sorted.weight));
+            assert_eq!((&counted.tie_starts, &counted.ev_starts), (&sorted.tie_starts, &sorted.ev_starts));
+            assert_eq!(counted.xc, sorted.xc);
+            let opts = CoxOptions { robust: true, ..CoxOptions::default() };
+            assert_eq!(counted.fit(&opts).unwrap(), sorted.fit(&opts).unwrap());
+        }
         let constant = vec![vec![1.0; t.len()]];
         assert!(matches!(
             CoxModel::new(&t, &e, &constant, &names[..1], None, None),

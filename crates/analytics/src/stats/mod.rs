@@ -220,16 +220,74 @@ pub(crate) fn sort_rows_with_times(
 /// Largest integer time sorted by counting (about 4 M buckets of 8 bytes at most).
 const COUNTING_MAX_TIME: f64 = (1u32 << 21) as f64;
 
+/// Whether `t` (finite, non-negative) takes a counting bucket among `n` rows: an
+/// integer up to [`COUNTING_MAX_TIME`] and not many more buckets than rows (a
+/// few rows with large times would pay for millions of empty buckets). The
+/// integer test is a conversion, not `fract` (a library call per row).
+#[inline]
+fn countable_time(t: f64, n: usize) -> bool {
+    t <= COUNTING_MAX_TIME.min(4.0 * n as f64 + 1024.0) && f64::from(t as u32) == t
+}
+
+/// Each row's position in the order of (time, event [censored first], row
+/// index) when every time is a countable integer (day counts), `None`
+/// otherwise; plus the first position of each bucket `2·time + event` and the
+/// row count at the end, so the sorted times and events are constant over
+/// known ranges and need no gather. A counting sort in parallel over row
+/// chunks: each chunk counts its rows per bucket, then places them after the
+/// same bucket's rows of earlier chunks (stable, whatever the chunking).
+pub(crate) fn rank_integer_times(time: &[f64], event: &[bool]) -> Option<(Vec<u32>, Vec<usize>)> {
+    use rayon::prelude::*;
+    let n = time.len();
+    let max = time
+        .par_chunks(1 << 16)
+        .map(|c| c.iter().try_fold(0.0f64, |m, &t| countable_time(t, n).then(|| m.max(t))))
+        .try_reduce(|| 0.0, |a, b| Some(a.max(b)))?;
+    let buckets = 2 * (max as usize + 1);
+    let bucket = |i: usize| ((time[i] as usize) << 1) | usize::from(event[i]);
+    let chunks = rayon::current_num_threads().min(n / buckets).clamp(1, 16);
+    let len = n.div_ceil(chunks);
+    let counts: Vec<Vec<u32>> = (0..chunks)
+        .into_par_iter()
+        .map(|k| {
+            let mut c = vec![0u32; buckets];
+            for i in k * len..((k + 1) * len).min(n) {
+                c[bucket(i)] += 1;
+            }
+            c
+        })
+        .collect();
+    let mut starts = Vec::with_capacity(buckets + 1);
+    let mut next = vec![vec![0u32; buckets]; chunks];
+    let mut at = 0u32;
+    for b in 0..buckets {
+        starts.push(at as usize);
+        for (next, counts) in next.iter_mut().zip(&counts) {
+            next[b] = at;
+            at += counts[b];
+        }
+    }
+    starts.push(n);
+    let mut rank = vec![0u32; n];
+    rank.par_chunks_mut(len).zip(next).enumerate().for_each(|(k, (out, mut next))| {
+        for (i, r) in (k * len..).zip(out) {
+            let b = bucket(i);
+            *r = next[b];
+            next[b] += 1;
+        }
+    });
+    Some((rank, starts))
+}
+
 /// Sorts by (time, event, row) with one counting pass when every time is an
 /// integer up to [`COUNTING_MAX_TIME`] (day counts, the usual case) and the
 /// buckets are not many more than the rows (a few rows with large times would
 /// pay for millions of empty buckets); `None` otherwise. Returns the row
 /// indices and the sorted [`time_key`]s.
 fn counting_sort_integer_times(time: &[f64], event: Option<&[bool]>) -> Option<(Vec<u32>, Vec<u64>)> {
-    let limit = COUNTING_MAX_TIME.min(4.0 * time.len() as f64 + 1024.0);
     let mut max = 0.0f64;
     for &t in time {
-        if t.fract() != 0.0 || t > limit {
+        if !countable_time(t, time.len()) {
             return None;
         }
         max = max.max(t);
@@ -398,6 +456,20 @@ mod tests {
         assert!(counting_sort_integer_times(&[1.0, 1e12], None).is_none());
         assert!(counting_sort_integer_times(&[1.0, 100_000.0], None).is_none(), "buckets far beyond the rows");
         assert_eq!(sort_rows(&[1e12, 3.0, 2.5], None, None), [2, 1, 0]);
+        // The parallel ranking gives each row its position in that order, and
+        // bucket starts that delimit equal (time, event).
+        let (rank, starts) = rank_integer_times(&t, &e).expect("integer times");
+        let order = sort_rows(&t, Some(&e), None);
+        for (r, &i) in order.iter().enumerate() {
+            let i = i as usize;
+            assert_eq!(rank[i] as usize, r);
+            let b = 2 * t[i] as usize + usize::from(e[i]);
+            assert!(starts[b] <= r && r < starts[b + 1]);
+        }
+        assert_eq!(starts.len(), 2 * 1500 + 1);
+        assert!(rank_integer_times(&[1.0, 2.5], &[true, false]).is_none());
+        assert!(rank_integer_times(&[1.0, 100_000.0], &[true, false]).is_none());
+        assert_eq!(rank_integer_times(&[2.0, 0.0, 2.0], &[true, true, false]), Some((vec![2, 0, 1], vec![0, 0, 1, 1, 1, 2, 3])));
     }
 
     #[test]
