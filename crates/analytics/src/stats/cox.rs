@@ -216,8 +216,8 @@ pub struct CoxModel {
     xc: Vec<Vec<f64>>,
     time: Vec<f64>,
     event: Vec<bool>,
-    weight: Vec<f64>,
-    weighted: bool,
+    /// Case weights in sorted order; `None` when every weight is 1.
+    weight: Option<Vec<f64>>,
     /// Stratum boundaries in sorted order (start indices plus n).
     strata: Vec<usize>,
     /// Standard deviation of each covariate (scales the convergence test).
@@ -256,10 +256,10 @@ const CHUNK: usize = 4096;
 struct Layout {
     /// Each input row's position in that order.
     pos: Vec<u32>,
-    /// Times, events and weights in that order.
+    /// Times, events and weights (if any) in that order.
     time: Vec<f64>,
     event: Vec<bool>,
-    weight: Vec<f64>,
+    weight: Option<Vec<f64>>,
     /// Stratum boundaries (start positions plus n).
     strata: Vec<usize>,
     /// Starts of runs of equal (stratum, time), plus n.
@@ -273,30 +273,36 @@ impl Layout {
     /// (one stratum): times and events are constant over each bucket.
     fn from_buckets(pos: Vec<u32>, starts: &[usize], weights: Option<&[f64]>) -> Self {
         let n = pos.len();
-        let (mut time, mut event) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut tie_starts, mut ev_starts) = (Vec::new(), Vec::new());
         // Buckets 2t (censored) and 2t + 1 (events) of each time t.
-        for (t, b) in starts.windows(3).step_by(2).enumerate() {
-            let (first, first_event, end) = (b[0], b[1], b[2]);
-            if end > first {
-                tie_starts.push(first);
-                ev_starts.push(first_event);
-                time.resize(end, t as f64);
-                event.resize(first_event, false);
-                event.resize(end, true);
-            }
-        }
-        tie_starts.push(n);
-        let weight = match weights {
-            None => vec![1.0; n],
-            Some(w) => {
-                let mut sorted = vec![0.0; n];
-                for (&r, &v) in pos.iter().zip(w) {
-                    sorted[r as usize] = v;
+        let times = || starts.windows(3).step_by(2).enumerate().filter(|(_, b)| b[2] > b[0]);
+        // The times, and the rest, on two threads: both are memory-bound fills.
+        let (time, (event, weight)) = rayon::join(
+            || {
+                let mut time = Vec::with_capacity(n);
+                for (t, b) in times() {
+                    time.resize(b[2], t as f64);
                 }
-                sorted
-            }
-        };
+                time
+            },
+            || {
+                let mut event = Vec::with_capacity(n);
+                for (_, b) in times() {
+                    event.resize(b[1], false);
+                    event.resize(b[2], true);
+                }
+                let weight = weights.map(|w| {
+                    let mut sorted = vec![0.0; n];
+                    for (&r, &v) in pos.iter().zip(w) {
+                        sorted[r as usize] = v;
+                    }
+                    sorted
+                });
+                (event, weight)
+            },
+        );
+        let mut tie_starts: Vec<usize> = times().map(|(_, b)| b[0]).collect();
+        let ev_starts = times().map(|(_, b)| b[1]).collect();
+        tie_starts.push(n);
         Layout { pos, time, event, weight, strata: vec![0, n], tie_starts, ev_starts }
     }
 
@@ -330,7 +336,7 @@ impl Layout {
         }
         Layout {
             pos,
-            weight: order.iter().map(|&i| weights.map_or(1.0, |w| w[i as usize])).collect(),
+            weight: weights.map(|w| order.iter().map(|&i| w[i as usize]).collect()),
             time: sorted_time,
             event: ev_sorted,
             strata: bounds,
@@ -462,8 +468,8 @@ impl CoxModel {
         let ev_weight = tie_starts
             .windows(2)
             .zip(&ev_starts)
-            .map(|(w, &ev)| match weights {
-                Some(_) => linalg::sum(&weight[ev..w[1]]),
+            .map(|(w, &ev)| match &weight {
+                Some(wt) => linalg::sum(&wt[ev..w[1]]),
                 None => (w[1] - ev) as f64,
             })
             .collect();
@@ -471,8 +477,8 @@ impl CoxModel {
             .par_iter()
             .map(|c| {
                 let runs = tie_starts.windows(2).zip(&ev_starts);
-                match weights {
-                    Some(_) => runs.map(|(w, &ev)| dot(&weight[ev..w[1]], &c[ev..w[1]])).sum(),
+                match &weight {
+                    Some(wt) => runs.map(|(w, &ev)| dot(&wt[ev..w[1]], &c[ev..w[1]])).sum(),
                     None => runs.map(|(w, &ev)| linalg::sum(&c[ev..w[1]])).sum(),
                 }
             })
@@ -494,7 +500,6 @@ impl CoxModel {
             time: sorted_time,
             event: ev_sorted,
             weight,
-            weighted: weights.is_some(),
             strata: bounds,
             sd: xc_sd,
             xmax: xc_max,
@@ -517,10 +522,20 @@ impl CoxModel {
     /// Writes the linear predictors of rows `lo..lo + out.len()` into `out`.
     fn eta_into(&self, beta: &[f64], lo: usize, out: &mut [f64]) {
         let len = out.len();
-        out.iter_mut().for_each(|v| *v = 0.0);
-        for (c, b) in self.xc.iter().zip(beta) {
-            for (o, x) in out.iter_mut().zip(&c[lo..lo + len]) {
-                *o += b * x;
+        out.fill(0.0);
+        // Two columns per sweep over `out`, added in column order as one at a time would.
+        for (c, b) in self.xc.chunks(2).zip(beta.chunks(2)) {
+            match (c, b) {
+                ([c0, c1], &[b0, b1]) => {
+                    for ((o, x0), x1) in out.iter_mut().zip(&c0[lo..lo + len]).zip(&c1[lo..lo + len]) {
+                        *o = *o + b0 * x0 + b1 * x1;
+                    }
+                }
+                _ => {
+                    for (o, x) in out.iter_mut().zip(&c[0][lo..lo + len]) {
+                        *o += b[0] * x;
+                    }
+                }
             }
         }
     }
@@ -534,17 +549,26 @@ impl CoxModel {
 
     /// Risks `w·exp(η − shift)` of rows `lo..lo + out.len()`, into `out`.
     fn risk_into(&self, beta: &[f64], shift: Option<f64>, lo: usize, out: &mut [f64]) {
-        let w = &self.weight[lo..lo + out.len()];
+        let w = self.weight.as_ref().map(|w| &w[lo..lo + out.len()]);
         if shift.is_none() && beta.iter().all(|&b| b == 0.0) {
             // β = 0 (the first evaluation): exp(0) = 1 exactly.
-            out.copy_from_slice(w);
+            match w {
+                Some(w) => out.copy_from_slice(w),
+                None => out.fill(1.0),
+            }
             return;
         }
         self.eta_into(beta, lo, out);
         let sh = shift.unwrap_or(0.0);
-        for (r, w) in out.iter_mut().zip(w) {
-            *r = w * (*r - sh).exp();
+        match w {
+            Some(w) => out.iter_mut().zip(w).for_each(|(r, w)| *r = w * (*r - sh).exp()),
+            None => out.iter_mut().for_each(|r| *r = (*r - sh).exp()),
         }
+    }
+
+    /// The case weight of sorted row `i`.
+    fn weight(&self, i: usize) -> f64 {
+        self.weight.as_ref().map_or(1.0, |w| w[i])
     }
 
     /// Weighted moments of rows `lo..lo + r.len()` with weights `r`: returns
@@ -959,14 +983,14 @@ impl CoxModel {
                 let start = self.tie_starts[run];
                 let mut wd = 0.0;
                 for i in start..end {
-                    let r = self.weight[i] * phi[i];
+                    let r = self.weight(i) * phi[i];
                     s0 += r;
                     self.row_into(i, &mut xi);
                     for j in 0..p {
                         s1[j] += r * xi[j];
                     }
                     if self.event[i] {
-                        wd += self.weight[i];
+                        wd += self.weight(i);
                     }
                 }
                 inc[run] = wd / s0;
@@ -993,7 +1017,7 @@ impl CoxModel {
                 }
                 for i in start..end {
                     self.row_into(i, &mut xi);
-                    let w = self.weight[i];
+                    let w = self.weight(i);
                     for j in 0..p {
                         let mut u = -phi[i] * (xi[j] * h - g[j]);
                         if self.event[i] {
@@ -1102,8 +1126,8 @@ impl CoxModel {
         let shift = eta.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let risk: Vec<f64> = eta
             .iter()
-            .zip(&self.weight)
-            .map(|(e, w)| w * (e - shift).exp())
+            .enumerate()
+            .map(|(i, e)| self.weight(i) * (e - shift).exp())
             .collect();
         let mut res = vec![0.0; self.events * p];
         let mut times = vec![0.0; self.events];
@@ -1181,15 +1205,10 @@ impl CoxModel {
             TimeTransform::Identity => times.clone(),
             TimeTransform::Log => times.iter().map(|t| t.ln()).collect(),
             TimeTransform::Km => {
-                let w = if self.weighted {
-                    Some(self.weight.as_slice())
-                } else {
-                    None
-                };
                 let km = super::km::kaplan_meier_weighted(
                     &self.time,
                     &self.event,
-                    w,
+                    self.weight.as_deref(),
                     None,
                     &super::km::KmOptions::default(),
                 )?;
