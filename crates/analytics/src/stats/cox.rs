@@ -381,20 +381,15 @@ impl CoxModel {
                 });
             }
         }
-        // One read of each column: the first non-finite row, the sum (for the
-        // mean) and whether the column is constant.
+        // Per column: the first non-finite row, the sum (for the mean) and whether
+        // the column is constant. A NaN or infinity makes the (vectorised) sum
+        // non-finite, and only then is the column searched for it.
         let scans: Vec<(Option<usize>, f64, bool)> = covariates
             .par_iter()
             .map(|c| {
-                let (mut sum, mut constant) = (0.0, true);
-                for (i, &v) in c.iter().enumerate() {
-                    if !v.is_finite() {
-                        return (Some(i), 0.0, false);
-                    }
-                    sum += v;
-                    constant &= v == c[0];
-                }
-                (None, sum, constant)
+                let sum = linalg::sum(c);
+                let bad = if sum.is_finite() { None } else { c.iter().position(|v| !v.is_finite()) };
+                (bad, sum, c.iter().all(|&v| v == c[0]))
             })
             .collect();
         for (&(bad, _, _), name) in scans.iter().zip(names) {
@@ -452,14 +447,25 @@ impl CoxModel {
             .zip(means.par_iter())
             .map(|(c, m)| {
                 let mut col = vec![0.0; n];
-                let (mut max, mut sq) = (0.0f64, 0.0);
-                for (&v, &r) in c.iter().zip(&pos) {
+                // Four lanes of accumulators: one would make each row wait for the last.
+                let (mut max, mut sq) = ([0.0f64; 4], [0.0f64; 4]);
+                let mut lane = |k: usize, v: f64, r: u32| {
                     let d = v - m;
                     col[r as usize] = d;
-                    max = max.max(d.abs());
-                    sq += d * d;
+                    max[k] = max[k].max(d.abs());
+                    sq[k] += d * d;
+                };
+                let (cs, ps) = (c.chunks_exact(4), pos.chunks_exact(4));
+                for (&v, &r) in cs.remainder().iter().zip(ps.remainder()) {
+                    lane(0, v, r);
                 }
-                (col, max, (sq / n as f64).sqrt())
+                for (v, r) in cs.zip(ps) {
+                    for k in 0..4 {
+                        lane(k, v[k], r[k]);
+                    }
+                }
+                let max = max.into_iter().fold(0.0, f64::max);
+                (col, max, (((sq[0] + sq[1]) + (sq[2] + sq[3])) / n as f64).sqrt())
             })
             .collect();
         let xc_max: Vec<f64> = scattered.iter().map(|s| s.1).collect();
@@ -1481,6 +1487,17 @@ mod tests {
             assert_eq!(counted.xc, sorted.xc);
             let opts = CoxOptions { robust: true, ..CoxOptions::default() };
             assert_eq!(counted.fit(&opts).unwrap(), sorted.fit(&opts).unwrap());
+        }
+        // A NaN or an infinity is reported with its row (also +∞ and −∞ together).
+        for (bad, row) in [(vec![(3, f64::NAN)], 4), (vec![(7, f64::INFINITY), (9, f64::NEG_INFINITY)], 8)] {
+            let mut xb = x.clone();
+            for &(i, v) in &bad {
+                xb[1][i] = v;
+            }
+            match CoxModel::new(&t, &e, &xb, &names, None, None) {
+                Err(Error::InvalidValue { what, row: r, .. }) => assert_eq!((what.as_str(), r), ("covariate `b`", row)),
+                other => panic!("{other:?}"),
+            }
         }
         let constant = vec![vec![1.0; t.len()]];
         assert!(matches!(
