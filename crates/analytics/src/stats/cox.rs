@@ -214,7 +214,8 @@ pub struct CoxModel {
     /// Centred covariates in sorted order, one contiguous column per covariate
     /// (the hot loops are dot products over contiguous row ranges).
     xc: Vec<Vec<f64>>,
-    time: Vec<f64>,
+    /// The time of each tie run (rows hold no copy: see [`Self::row_times`]).
+    run_time: Vec<f64>,
     event: Vec<bool>,
     /// Case weights in sorted order; `None` when every weight is 1.
     weight: Option<Vec<f64>>,
@@ -256,8 +257,7 @@ const CHUNK: usize = 4096;
 struct Layout {
     /// Each input row's position in that order.
     pos: Vec<u32>,
-    /// Times, events and weights (if any) in that order.
-    time: Vec<f64>,
+    /// Events and weights (if any) in that order.
     event: Vec<bool>,
     weight: Option<Vec<f64>>,
     /// Stratum boundaries (start positions plus n).
@@ -266,6 +266,8 @@ struct Layout {
     tie_starts: Vec<usize>,
     /// Per run, its first event position (its end when it has none).
     ev_starts: Vec<usize>,
+    /// Per run, its time.
+    run_time: Vec<f64>,
 }
 
 impl Layout {
@@ -273,37 +275,31 @@ impl Layout {
     /// (one stratum): times and events are constant over each bucket.
     fn from_buckets(pos: Vec<u32>, starts: &[usize], weights: Option<&[f64]>) -> Self {
         let n = pos.len();
-        // Buckets 2t (censored) and 2t + 1 (events) of each time t.
+        // Buckets 2t (censored) and 2t + 1 (events) of each time t that has rows.
         let times = || starts.windows(3).step_by(2).enumerate().filter(|(_, b)| b[2] > b[0]);
-        // The times, and the rest, on two threads: both are memory-bound fills.
-        let (time, (event, weight)) = rayon::join(
-            || {
-                let mut time = Vec::with_capacity(n);
-                for (t, b) in times() {
-                    time.resize(b[2], t as f64);
-                }
-                time
-            },
-            || {
-                let mut event = Vec::with_capacity(n);
-                for (_, b) in times() {
-                    event.resize(b[1], false);
-                    event.resize(b[2], true);
-                }
-                let weight = weights.map(|w| {
-                    let mut sorted = vec![0.0; n];
-                    for (&r, &v) in pos.iter().zip(w) {
-                        sorted[r as usize] = v;
-                    }
-                    sorted
-                });
-                (event, weight)
-            },
-        );
+        let mut event = Vec::with_capacity(n);
+        for (_, b) in times() {
+            event.resize(b[1], false);
+            event.resize(b[2], true);
+        }
+        let weight = weights.map(|w| {
+            let mut sorted = vec![0.0; n];
+            for (&r, &v) in pos.iter().zip(w) {
+                sorted[r as usize] = v;
+            }
+            sorted
+        });
         let mut tie_starts: Vec<usize> = times().map(|(_, b)| b[0]).collect();
-        let ev_starts = times().map(|(_, b)| b[1]).collect();
         tie_starts.push(n);
-        Layout { pos, time, event, weight, strata: vec![0, n], tie_starts, ev_starts }
+        Layout {
+            pos,
+            event,
+            weight,
+            strata: vec![0, n],
+            tie_starts,
+            ev_starts: times().map(|(_, b)| b[1]).collect(),
+            run_time: times().map(|(t, _)| t as f64).collect(),
+        }
     }
 
     /// By sorting (any times, strata).
@@ -337,9 +333,9 @@ impl Layout {
         Layout {
             pos,
             weight: weights.map(|w| order.iter().map(|&i| w[i as usize]).collect()),
-            time: sorted_time,
             event: ev_sorted,
             strata: bounds,
+            run_time: tie_starts[..tie_starts.len() - 1].iter().map(|&r| sorted_time[r]).collect(),
             tie_starts,
             ev_starts,
         }
@@ -429,12 +425,12 @@ impl CoxModel {
         };
         let Layout {
             pos,
-            time: sorted_time,
             event: ev_sorted,
             weight,
             strata: bounds,
             tie_starts,
             ev_starts,
+            run_time,
         } = match counted {
             Some((pos, starts)) => Layout::from_buckets(pos, &starts, weights),
             None => Layout::from_sort(time, event, strata.map(|s| s.codes()), weights),
@@ -503,7 +499,7 @@ impl CoxModel {
             p,
             names: names.to_vec(),
             xc,
-            time: sorted_time,
+            run_time,
             event: ev_sorted,
             weight,
             strata: bounds,
@@ -570,6 +566,15 @@ impl CoxModel {
             Some(w) => out.iter_mut().zip(w).for_each(|(r, w)| *r = w * (*r - sh).exp()),
             None => out.iter_mut().for_each(|r| *r = (*r - sh).exp()),
         }
+    }
+
+    /// The time of each row in sorted order.
+    fn row_times(&self) -> Vec<f64> {
+        let mut t = Vec::with_capacity(self.n);
+        for (w, &rt) in self.tie_starts.windows(2).zip(&self.run_time) {
+            t.resize(w[1], rt);
+        }
+        t
     }
 
     /// The case weight of sorted row `i`.
@@ -1084,13 +1089,9 @@ impl CoxModel {
                 }
                 s
             };
-            let mut start = lo;
-            while start < hi {
-                let t = self.time[start];
-                let mut end = start;
-                while end < hi && self.time[end] == t {
-                    end += 1;
-                }
+            let (first_run, last_run) = self.runs_of_stratum(sidx);
+            for run in first_run..last_run {
+                let (start, end) = (self.tie_starts[run], self.tie_starts[run + 1]);
                 let mut compare = |i: usize, fen: &[u32], equal: &[u32], inserted: u64| {
                     let k = rank[i - lo] as usize;
                     let le = prefix(fen, k);
@@ -1116,7 +1117,6 @@ impl CoxModel {
                 for i in (start..end).filter(|&i| !self.event[i]) {
                     compare(i, &fen, &equal, inserted);
                 }
-                start = end;
             }
         }
         (pairs > 0).then(|| (correct as f64 + tied as f64 / 2.0) / pairs as f64)
@@ -1188,7 +1188,7 @@ impl CoxModel {
                         for j in 0..p {
                             res[ev_idx * p + j] = xi[j] - mean[j];
                         }
-                        times[ev_idx] = self.time[i];
+                        times[ev_idx] = self.run_time[run];
                     }
                 }
                 end = start;
@@ -1212,7 +1212,7 @@ impl CoxModel {
             TimeTransform::Log => times.iter().map(|t| t.ln()).collect(),
             TimeTransform::Km => {
                 let km = super::km::kaplan_meier_weighted(
-                    &self.time,
+                    &self.row_times(),
                     &self.event,
                     self.weight.as_deref(),
                     None,
@@ -1482,7 +1482,8 @@ mod tests {
             let counted = CoxModel::new(&ti, &ei, &xi, &names, None, weights).unwrap();
             let sorted = CoxModel::new(&ti, &ei, &xi, &names, Some(&s), weights).unwrap();
             assert_eq!(counted.strata, sorted.strata);
-            assert_eq!((&counted.time, &counted.event, &counted.weight), (&sorted.time, &sorted.event, &sorted.weight));
+            assert_eq!((&counted.run_time, &counted.event, &counted.weight), (&sorted.run_time, &sorted.event, &sorted.weight));
+            assert_eq!(counted.row_times(), super::super::sort_rows_with_times(&ti, None, None).1);
             assert_eq!((&counted.tie_starts, &counted.ev_starts), (&sorted.tie_starts, &sorted.ev_starts));
             assert_eq!(counted.xc, sorted.xc);
             let opts = CoxOptions { robust: true, ..CoxOptions::default() };
