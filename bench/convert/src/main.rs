@@ -4,7 +4,7 @@
 //! validate, serialize to NDJSON) on 1 and on 2 threads, and prints HL7
 //! messages/s and UKE lines/s, wall and per CPU-second.
 //!
-//! Usage: `medtwin-bench-convert DIR [PATIENTS] [--threads 1,2] [--only hl7|uke] [--repeat K]`
+//! Usage: `medtwin-bench-convert DIR [PATIENTS] [--threads 1,2] [--only hl7|uke] [--repeat K] [--digest]`
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -43,19 +43,28 @@ fn ndjson_line(r: serde_json::Value) -> Vec<u8> {
 struct Ndjson {
     bytes: u64,
     resources: u64,
+    /// With `--digest`, FNV-1a over every byte in output order: equal
+    /// digests before and after a change show that the NDJSON stayed
+    /// byte-identical (off by default: it costs CPU on the serial sink).
+    digest: Option<u64>,
 }
 
 impl Ndjson {
-    fn new() -> Self {
-        Ndjson { bytes: 0, resources: 0 }
+    fn new(digest: bool) -> Self {
+        Ndjson { bytes: 0, resources: 0, digest: digest.then_some(0xcbf2_9ce4_8422_2325) }
     }
     fn push(&mut self, line: Vec<u8>) {
         self.resources += 1;
         self.bytes += line.len() as u64;
+        if let Some(d) = &mut self.digest {
+            for b in &line {
+                *d = (*d ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
         std::io::sink().write_all(&line).expect("sink");
     }
-    fn finish(self) -> (u64, u64) {
-        (self.resources, self.bytes)
+    fn finish(self) -> (u64, u64, Option<u64>) {
+        (self.resources, self.bytes, self.digest)
     }
 }
 
@@ -84,34 +93,35 @@ fn facility_roots(dir: &Path) -> Vec<(String, PathBuf)> {
     out
 }
 
-fn run_hl7(dir: &Path) -> (ingest::Report, u64, u64) {
-    let mut out = Ndjson::new();
+fn run_hl7(dir: &Path, digest: bool) -> (ingest::Report, u64, u64, Option<u64>) {
+    let mut out = Ndjson::new(digest);
     let mut report = ingest::Report::default();
     for (code, root) in facility_roots(&dir.join("ssmix2")) {
         let opts = ingest::Options { facility_code: Some(code) };
         report.merge(ingest::ssmix2::convert_tree_with(&root, &opts, &ndjson_line, &mut |l| out.push(l)).expect("tree"));
     }
-    let (n, b) = out.finish();
-    (report, n, b)
+    let (n, b, d) = out.finish();
+    (report, n, b, d)
 }
 
-fn run_uke(files: &[PathBuf]) -> (ingest::Report, u64, u64) {
+fn run_uke(files: &[PathBuf], digest: bool) -> (ingest::Report, u64, u64, Option<u64>) {
     let master = uke::master::Master::new();
-    let mut out = Ndjson::new();
+    let mut out = Ndjson::new(digest);
     let report = ingest::uke::convert_files_with(files, &master, &ndjson_line, &mut |l| out.push(l));
-    let (n, b) = out.finish();
-    (report, n, b)
+    let (n, b, d) = out.finish();
+    (report, n, b, d)
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut pos = Vec::new();
-    let (mut threads, mut only, mut repeat) = (vec![1usize, 2], String::new(), 1usize);
+    let (mut threads, mut only, mut repeat, mut digest) = (vec![1usize, 2], String::new(), 1usize, false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--threads" => threads = it.next().expect("--threads 1,2").split(',').map(|t| t.parse().expect("thread count")).collect(),
             "--only" => only = it.next().expect("--only hl7|uke").clone(),
+            "--digest" => digest = true,
             "--repeat" => repeat = it.next().expect("--repeat K").parse().expect("repeat count"),
             _ => pos.push(a.clone()),
         }
@@ -119,12 +129,14 @@ fn main() {
     let dir = PathBuf::from(pos.first().cloned().unwrap_or_else(|| "/tmp/medtwin-bench-convert".into()));
     let patients: u64 = pos.get(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);
 
-    if !dir.join("ssmix2").is_dir() || !dir.join("uke").is_dir() {
-        eprintln!("generating the synthetic population: {patients} people, ssmix2 + uke, into {} ...", dir.display());
+    // Only the formats the run needs are generated (`--only hl7` needs no UKE files).
+    let (want_hl7, want_uke) = (only != "uke", only != "hl7");
+    if (want_hl7 && !dir.join("ssmix2").is_dir()) || (want_uke && !dir.join("uke").is_dir()) {
+        eprintln!("generating the synthetic population: {patients} people, ssmix2: {want_hl7}, uke: {want_uke}, into {} ...", dir.display());
         let cfg = synth::Config {
             patients,
             out: dir.clone(),
-            formats: synth::Formats { fhir: false, ssmix2: true, uke: true },
+            formats: synth::Formats { fhir: false, ssmix2: want_hl7, uke: want_uke },
             ..synth::Config::default()
         };
         let t = Instant::now();
@@ -143,32 +155,34 @@ fn main() {
         for _ in 0..repeat {
             if only.is_empty() || only == "hl7" {
                 let (t, c0) = (Instant::now(), cpu_seconds());
-                let (report, res, bytes) = pool.install(|| run_hl7(&dir));
+                let (report, res, bytes, digest) = pool.install(|| run_hl7(&dir, digest));
                 let (s, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c0);
                 let m = report.files_seen as f64;
                 println!(
-                    "HL7 {n} thread(s): {:>8.0} msgs/s wall, {:>8.0} msgs per CPU-second  ({} messages, {} converted, {} rejected, {res} resources, {:.0} MB NDJSON, {s:.2}s wall, {cpu:.2} CPU s, load {})",
+                    "HL7 {n} thread(s): {:>8.0} msgs/s wall, {:>8.0} msgs per CPU-second  ({} messages, {} converted, {} rejected, {res} resources, {:.0} MB NDJSON{}, {s:.2}s wall, {cpu:.2} CPU s, load {})",
                     m / s,
                     m / cpu,
                     report.files_seen,
                     report.converted,
                     report.rejected(),
                     bytes as f64 / 1e6,
+                    digest.map(|d| format!(", digest {d:016x}")).unwrap_or_default(),
                     loadavg()
                 );
             }
             if only.is_empty() || only == "uke" {
                 let (t, c0) = (Instant::now(), cpu_seconds());
-                let (report, res, bytes) = pool.install(|| run_uke(&uke_files));
+                let (report, res, bytes, digest) = pool.install(|| run_uke(&uke_files, digest));
                 let (s, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c0);
                 let l = uke_lines as f64;
                 println!(
-                    "UKE {n} thread(s): {:>8.0} lines/s wall, {:>8.0} lines per CPU-second ({} claims converted, {} rejected, {res} resources, {:.0} MB NDJSON, {s:.2}s wall, {cpu:.2} CPU s, load {})",
+                    "UKE {n} thread(s): {:>8.0} lines/s wall, {:>8.0} lines per CPU-second ({} claims converted, {} rejected, {res} resources, {:.0} MB NDJSON{}, {s:.2}s wall, {cpu:.2} CPU s, load {})",
                     l / s,
                     l / cpu,
                     report.converted,
                     report.rejected(),
                     bytes as f64 / 1e6,
+                    digest.map(|d| format!(", digest {d:016x}")).unwrap_or_default(),
                     loadavg()
                 );
             }

@@ -85,12 +85,19 @@ impl Charset {
     /// Decodes bytes. The flag is true when some bytes were invalid in this
     /// character set (they become U+FFFD).
     pub fn decode(self, bytes: &[u8]) -> (String, bool) {
+        let (s, had_errors) = self.decode_cow(bytes);
+        (s.into_owned(), had_errors)
+    }
+
+    /// [`Charset::decode`] without a copy when the bytes are already the
+    /// text (ASCII, or valid UTF-8 for UTF-8).
+    pub fn decode_cow(self, bytes: &[u8]) -> (std::borrow::Cow<'_, str>, bool) {
         let (s, had_errors) = self.encoding().decode_without_bom_handling(bytes);
         let mut had_errors = had_errors;
         if self == Charset::Ascii && !had_errors {
             had_errors = bytes.iter().any(|b| *b >= 0x80);
         }
-        (s.into_owned(), had_errors)
+        (s, had_errors)
     }
 
     /// Encodes text; a character that the set cannot represent is an error

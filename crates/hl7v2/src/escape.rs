@@ -85,6 +85,12 @@ pub fn unescape(s: &str, d: &Delimiters) -> String {
     unescape_with(s, d, &mut |_| {})
 }
 
+/// Like [`unescape_with`], borrowing `s` when it holds no escape character
+/// (the usual case).
+pub fn unescape_cow<'s>(s: &'s str, d: &Delimiters, report: &mut dyn FnMut(EscapeProblem)) -> std::borrow::Cow<'s, str> {
+    if s.contains(d.escape) { std::borrow::Cow::Owned(unescape_with(s, d, report)) } else { std::borrow::Cow::Borrowed(s) }
+}
+
 /// Like [`unescape`] but reports each problem to `report`.
 pub fn unescape_with(s: &str, d: &Delimiters, report: &mut dyn FnMut(EscapeProblem)) -> String {
     if !s.contains(d.escape) {

@@ -18,6 +18,10 @@
 //! assert_eq!(pid.field(5).repetition(2).component(1).as_str(), "X");
 //! ```
 //!
+//! For reading many messages, [`Decoded`] and [`MessageRef`] give the same
+//! accessors over a tree that borrows the decoded text (a few allocations
+//! per message instead of one per value); [`Message::parse`] is built on it.
+//!
 //! Writing goes the other way: build segments with [`Segment::set`] and
 //! [`Field`] constructors, then [`Message::encode`] escapes delimiters and
 //! encodes in the declared character set (ISO-2022-JP for SS-MIX2).
@@ -30,8 +34,10 @@ pub mod error;
 pub mod escape;
 pub mod message;
 pub mod ssmix2;
+pub mod view;
 
 pub use charset::Charset;
 pub use error::{Error, Issue, Result};
 pub use escape::Delimiters;
 pub use message::{Component, Field, Message, Repetition, Segment};
+pub use view::{ComponentRef, Decoded, FieldRef, MessageRef, RepetitionRef, SegmentRef};

@@ -5,9 +5,10 @@
 //! each leaf is then unescaped, so a decoded `^` inside a leaf is data, never
 //! structure. Writing escapes the leaves again.
 
-use crate::charset::{self, Charset};
-use crate::error::{Error, Issue, Result, Severity};
+use crate::charset::Charset;
+use crate::error::{Issue, Result};
 use crate::escape::{self, Delimiters, EscapeProblem};
+use crate::view::{Decoded, MessageRef};
 
 /// A component: one or more subcomponents (unescaped text).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -255,6 +256,10 @@ impl Segment {
         self
     }
 
+    pub(crate) fn from_parts(name: String, fields: Vec<Field>) -> Self {
+        Segment { name, fields }
+    }
+
     fn is_msh_like(&self) -> bool {
         matches!(self.name.as_str(), "MSH" | "FHS" | "BHS")
     }
@@ -297,91 +302,25 @@ impl Message {
     ///
     /// Fails only when there is no message to speak of (empty, no MSH,
     /// unusable delimiters); every other problem becomes an [`Issue`].
+    /// (The owned tree is built from [`crate::view::MessageRef`]; readers
+    /// that do not edit the message can use that directly.)
     pub fn parse(bytes: &[u8]) -> Result<(Message, Vec<Issue>)> {
-        let mut issues = Vec::new();
-        let declared = charset::sniff_msh18(bytes);
-        let content_guess = charset::guess(bytes);
-        let charset = match declared.as_deref().map(|v| (v, Charset::from_msh18(v))) {
-            Some((_, Some(cs))) => cs,
-            Some((v, None)) => {
-                issues.push(
-                    Issue::new(
-                        Severity::Warning,
-                        format!("unsupported character set {v:?}; decoded as {}", content_guess.name()),
-                    )
-                    .at(1, "MSH", Some(18)),
-                );
-                content_guess
-            }
-            None => content_guess,
-        };
-        let (mut text, mut bad) = charset.decode(bytes);
-        let mut used = charset;
-        if bad && content_guess != charset {
-            let (alt, alt_bad) = content_guess.decode(bytes);
-            if !alt_bad {
-                issues.push(
-                    Issue::new(
-                        Severity::Warning,
-                        format!(
-                            "MSH-18 declares {} but the content is {}; decoded as {}",
-                            charset.name(),
-                            content_guess.name(),
-                            content_guess.name()
-                        ),
-                    )
-                    .at(1, "MSH", Some(18)),
-                );
-                text = alt;
-                bad = false;
-                used = content_guess;
-            }
-        }
-        if bad {
-            issues.push(
-                Issue::new(
-                    Severity::Error,
-                    format!("bytes not valid in {}; replaced by U+FFFD", used.name()),
-                )
-                .at(1, "MSH", Some(18)),
-            );
-        }
-        let (mut msg, more) = Message::parse_str(&text)?;
-        msg.charset = used;
-        issues.extend(more);
-        Ok((msg, issues))
+        let decoded = Decoded::new(bytes);
+        let (msg, issues) = decoded.parse()?;
+        Ok((msg.to_message(), issues))
     }
 
     /// Parses already decoded text. Segments may end in CR, LF or CRLF.
     pub fn parse_str(text: &str) -> Result<(Message, Vec<Issue>)> {
-        let text = text.trim_start_matches(['\u{feff}', '\u{b}']).trim_end_matches(['\u{1c}', '\u{b}']);
-        let mut lines = text.split(['\r', '\n']).filter(|l| !l.trim().is_empty());
-        let first = lines.next().ok_or(Error::Empty)?;
-        let mut chars = first.chars();
-        let head: String = chars.by_ref().take(3).collect();
-        if !matches!(head.as_str(), "MSH" | "FHS" | "BHS") {
-            return Err(Error::NoMsh { found: first.chars().take(10).collect() });
-        }
-        let field_sep = chars.next().ok_or_else(|| Error::BadDelimiters { reason: "MSH-1 is missing".into() })?;
-        let enc: String = chars.take_while(|c| *c != field_sep).collect();
-        let d = Delimiters::from_msh(field_sep, &enc)?;
-        let mut issues = Vec::new();
-        let mut segments = Vec::new();
-        for (i, line) in std::iter::once(first).chain(lines).enumerate() {
-            let seg = parse_segment(line, &d, i + 1, &mut issues);
-            // A line of bare separators ("|||") has no id and no data; it
-            // would write back as an empty line, so it is dropped (reported).
-            if seg.name.trim().is_empty() && seg.fields.iter().all(|f| f.reps.is_empty()) {
-                issues.push(Issue::new(Severity::Warning, "segment without id or data ignored").at(i + 1, "", None));
-                continue;
-            }
-            segments.push(seg);
-        }
-        let charset = segments
-            .first()
-            .and_then(|m| Charset::from_msh18(&m.field(18).to_raw(&d)))
-            .unwrap_or(Charset::Ascii);
-        Ok((Message { delimiters: d, charset, segments }, issues))
+        let (view, issues) = MessageRef::parse_str(text)?;
+        let mut msg = view.to_message();
+        let d = msg.delimiters;
+        msg.charset = msg.segments.first().and_then(|m| Charset::from_msh18(&m.field(18).to_raw(&d))).unwrap_or(Charset::Ascii);
+        Ok((msg, issues))
+    }
+
+    pub(crate) fn from_parts(delimiters: Delimiters, charset: Charset, segments: Vec<Segment>) -> Self {
+        Message { delimiters, charset, segments }
     }
 
     /// The delimiters.
@@ -463,37 +402,6 @@ impl Message {
     pub fn encode(&self) -> Result<Vec<u8>> {
         self.charset.encode(&self.to_hl7_string())
     }
-}
-
-fn parse_segment(line: &str, d: &Delimiters, index: usize, issues: &mut Vec<Issue>) -> Segment {
-    let mut parts = line.split(d.field);
-    let name = parts.next().unwrap_or("").to_string();
-    if name.chars().count() != 3 || !name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
-        issues.push(
-            Issue::new(Severity::Warning, format!("segment id {name:?} is not three upper-case letters or digits"))
-                .at(index, &name, None),
-        );
-    }
-    let mut fields = Vec::new();
-    let msh_like = matches!(name.as_str(), "MSH" | "FHS" | "BHS");
-    if msh_like {
-        fields.push(Field::text(d.field.to_string()));
-        fields.push(Field::text(parts.next().unwrap_or("")));
-    }
-    let offset = fields.len();
-    for (i, raw) in parts.enumerate() {
-        let n = offset + i + 1;
-        let mut report = |p: EscapeProblem| {
-            let msg = match p {
-                EscapeProblem::Unterminated => "unterminated escape sequence kept as text".to_string(),
-                EscapeProblem::BadHex(s) => format!("invalid hex escape {s} kept as text"),
-                EscapeProblem::Unknown(s) => format!("unknown escape sequence {s} kept as text"),
-            };
-            issues.push(Issue::new(Severity::Warning, msg).at(index, &name, Some(n)));
-        };
-        fields.push(parse_field(raw, d, &mut report));
-    }
-    Segment { name, fields }
 }
 
 fn parse_field(raw: &str, d: &Delimiters, report: &mut dyn FnMut(EscapeProblem)) -> Field {

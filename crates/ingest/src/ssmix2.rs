@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use hl7v2::ssmix2::{ConditionFlag, FileName};
-use hl7v2::{Message, error::Severity};
+use hl7v2::{Decoded, error::Severity};
 use rayon::prelude::*;
 use serde_json::Value;
 
@@ -30,7 +30,8 @@ pub fn convert_bytes(
     sink: &mut dyn FnMut(Value),
 ) {
     let label = file.unwrap_or("-");
-    let (msg, issues) = match Message::parse(bytes) {
+    let decoded = Decoded::new(bytes);
+    let (msg, issues) = match decoded.parse() {
         Ok(x) => x,
         Err(e) => {
             report.push(file_entry(Level::Rejected, label, format!("not a readable HL7 message: {e}")));

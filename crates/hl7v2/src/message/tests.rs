@@ -2,6 +2,8 @@
 //! samples and generated messages.
 
 use super::*;
+use crate::error::{Error, Severity};
+use crate::view::{Decoded, MessageRef};
 use proptest::prelude::*;
 
 const ADT00: &[u8] = include_bytes!("../../test_data/9999013_-_ADT-00_999999999999999_20111220224447339_-_1");
@@ -263,9 +265,61 @@ fn mutated_samples_never_panic() {
         }
         if let Ok((m, _)) = Message::parse(&b) {
             parsed += 1;
+            if i % 16 == 0 {
+                let decoded = Decoded::new(&b);
+                let (view, _) = decoded.parse().expect("parses as the owned tree did");
+                assert_view_matches(&view, &m);
+            }
             let _ = m.encode();
             let _ = m.to_hl7_string();
         }
     }
     assert!(parsed > 1_000, "most mutants still start with MSH: {parsed}");
+}
+
+/// Every accessor of the borrowed tree gives what the owned tree gives,
+/// including past the end (empty values).
+fn assert_view_matches(view: &MessageRef<'_>, m: &Message) {
+    assert_eq!(view.len(), m.all_segments().len());
+    assert_eq!(view.charset(), m.charset());
+    assert_eq!(view.message_type(), m.message_type());
+    assert_eq!(view.control_id(), m.control_id());
+    for (sv, so) in view.all_segments().zip(m.all_segments()) {
+        assert_eq!(sv.name(), so.name());
+        assert_eq!(sv.field_count(), so.fields().len());
+        for n in 0..=so.fields().len() + 1 {
+            let (fv, fo) = (sv.field(n), so.field(n));
+            assert_eq!(fv.repetitions().len(), fo.repetitions().len());
+            assert_eq!(fv.as_str(), fo.as_str());
+            assert_eq!(fv.is_empty(), fo.is_empty());
+            assert_eq!(fv.to_field(), *fo);
+            for r in 0..=fo.repetitions().len() + 1 {
+                let (rv, ro) = (fv.repetition(r), fo.repetition(r));
+                assert_eq!(rv.components().len(), ro.components().len());
+                for c in 0..=ro.components().len() + 1 {
+                    let (cv, co) = (rv.component(c), ro.component(c));
+                    assert_eq!(cv.subcomponents().collect::<Vec<_>>(), co.subcomponents().iter().map(String::as_str).collect::<Vec<_>>());
+                    for k in 0..=co.subcomponents().len() + 1 {
+                        assert_eq!(cv.subcomponent(k), co.subcomponent(k));
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(view.to_message(), *m);
+}
+
+#[test]
+fn view_matches_owned_tree_on_samples() {
+    for bytes in [ADT00, OML11, b"MSH#*@!%#A\rPID#1##X*Y@Z%W".as_slice(), b"MSH|^~\\&|A\rNTE|1||a\\S\\b^c\\T\\d&e\\F\\\r".as_slice()] {
+        let (m, _) = Message::parse(bytes).expect("parses");
+        let decoded = Decoded::new(bytes);
+        let (view, _) = decoded.parse().expect("parses");
+        assert_view_matches(&view, &m);
+    }
+    let d = Decoded::new(ADT00);
+    let (view, _) = d.parse().expect("parses");
+    let pid = view.segment("PID").expect("PID");
+    assert_eq!(pid.field(5).repetition(2).component(1).as_str(), "カンジャ");
+    assert_eq!(pid.position(), 2);
 }

@@ -21,7 +21,7 @@ pub(crate) fn patient_message(c: &mut Conv<'_>, pid_idx: usize) {
         Some(f) => identifier["system"] = jp::patient_id_system(f).into(),
         None => c.warn(Some(pid_idx), Some(3), "no 10-digit facility code (option or MSH-4): patient identifier has no system"),
     }
-    let names: Vec<Value> = pid.field(5).repetitions().iter().filter_map(dt::human_name).collect();
+    let names: Vec<Value> = pid.field(5).repetitions().filter_map(dt::human_name).collect();
     let gender = pid.field(8).as_str();
     let gender_v = jp::gender(gender);
     if !gender.is_empty() && gender_v.is_none() {
@@ -32,9 +32,9 @@ pub(crate) fn patient_message(c: &mut Conv<'_>, pid_idx: usize) {
     if !birth.is_empty() && birth_date.is_none() {
         c.warn(Some(pid_idx), Some(7), format!("invalid birth date {birth:?}"));
     }
-    let addresses: Vec<Value> = pid.field(11).repetitions().iter().filter_map(dt::address).collect();
-    let mut telecom: Vec<Value> = pid.field(13).repetitions().iter().filter_map(|r| dt::telecom(r, "home")).collect();
-    telecom.extend(pid.field(14).repetitions().iter().filter_map(|r| dt::telecom(r, "work")));
+    let addresses: Vec<Value> = pid.field(11).repetitions().filter_map(dt::address).collect();
+    let mut telecom: Vec<Value> = pid.field(13).repetitions().filter_map(|r| dt::telecom(r, "home")).collect();
+    telecom.extend(pid.field(14).repetitions().filter_map(|r| dt::telecom(r, "work")));
     let deceased = pid.field(30).as_str();
     let mut contacts = Vec::new();
     let mut extensions = Vec::new();
@@ -45,10 +45,10 @@ pub(crate) fn patient_message(c: &mut Conv<'_>, pid_idx: usize) {
                 let rel = s.field(3).repetition(1);
                 contacts.push(json!({
                     "relationship": dt::codeable(rel).map(|v| vec![v]).unwrap_or_default(),
-                    "name": s.field(2).repetitions().iter().find_map(dt::human_name),
-                    "telecom": s.field(5).repetitions().iter().filter_map(|r| dt::telecom(r, "home"))
-                        .chain(s.field(6).repetitions().iter().filter_map(|r| dt::telecom(r, "work"))).collect::<Vec<_>>(),
-                    "address": s.field(4).repetitions().iter().find_map(dt::address),
+                    "name": s.field(2).repetitions().find_map(dt::human_name),
+                    "telecom": s.field(5).repetitions().filter_map(|r| dt::telecom(r, "home"))
+                        .chain(s.field(6).repetitions().filter_map(|r| dt::telecom(r, "work"))).collect::<Vec<_>>(),
+                    "address": s.field(4).repetitions().find_map(dt::address),
                     "organization": { "display": s.field(13).component(1).as_str() },
                 }));
             }
@@ -137,7 +137,7 @@ pub(crate) fn obx_value(c: &Conv<'_>, i: usize) -> Result<Option<(&'static str, 
             ("valueString", json!(format!("{} {}", r.component(1).as_str(), name.trim()).trim().to_string()))
         }
         _ => {
-            let text = f5.repetitions().iter().map(|r| r.components().iter().map(|c| c.as_str()).collect::<Vec<_>>().join("^")).collect::<Vec<_>>().join("\n");
+            let text = f5.repetitions().map(|r| r.components().map(|c| c.as_str()).collect::<Vec<_>>().join("^")).collect::<Vec<_>>().join("\n");
             ("valueString", json!(text.trim_end_matches('^')))
         }
     }))
@@ -224,7 +224,7 @@ fn allergy(c: &mut Conv<'_>, i: usize, iam: bool) {
     let id = ids::make("alg", &[&c.pid, &format!("{:016x}", ids::fnv1a(&key))]);
     let type_code = s.field(2).component(1).as_str();
     let sev = s.field(4).component(1).as_str();
-    let reaction_text: Vec<&str> = s.field(5).repetitions().iter().map(|r| r.as_str()).filter(|t| !t.is_empty()).collect();
+    let reaction_text: Vec<&str> = s.field(5).repetitions().map(|r| r.as_str()).filter(|t| !t.is_empty()).collect();
     if reaction_text.is_empty() && !sev.is_empty() {
         c.warn(Some(i), Some(4), "severity without a reaction description is not mapped (FHIR needs a manifestation)");
     }
@@ -345,7 +345,7 @@ pub(crate) fn encounter_message(c: &mut Conv<'_>) {
         loc_period["end"] = json!(end);
     }
     let location = pv1.field(3).repetition(1);
-    let loc_text = location.components().iter().map(|x| x.as_str()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-");
+    let loc_text = location.components().map(|x| x.as_str()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-");
     let loc_status = match dtype.as_str() {
         "ADT-21" | "ADT-41" => "planned",
         "ADT-52" => "completed",
@@ -353,7 +353,7 @@ pub(crate) fn encounter_message(c: &mut Conv<'_>) {
     };
     let mut participants = Vec::new();
     for (f, code) in [(7usize, "ATND"), (17, "ADM")] {
-        if let Some(r) = pv1.field(f).repetitions().iter().find_map(dt::person_ref) {
+        if let Some(r) = pv1.field(f).repetitions().find_map(dt::person_ref) {
             participants.push(json!({
                 "type": [{ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": code }]}],
                 "individual": r,
@@ -401,7 +401,7 @@ pub(crate) fn allergy_message(c: &mut Conv<'_>) {
 pub(crate) fn condition_message(c: &mut Conv<'_>) {
     let segs = c.segs;
     let recorder_idx = segs.iter().position(|s| s.name() == "ORC");
-    let recorder = recorder_idx.and_then(|o| segs[o].field(12).repetitions().iter().find_map(dt::person_ref));
+    let recorder = recorder_idx.and_then(|o| segs[o].field(12).repetitions().find_map(dt::person_ref));
     for (i, s) in segs.iter().enumerate() {
         if s.name() != "PRB" {
             continue;
@@ -450,7 +450,7 @@ pub(crate) fn condition_message(c: &mut Conv<'_>) {
         let key = if instance.is_empty() { main.component(1).as_str().to_string() } else { instance.to_string() };
         let id = ids::make("cond", &[&c.pid, &key]);
         let category = std::iter::once(json!({ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "encounter-diagnosis" }]}))
-            .chain(dt::codeable(&hl7v2::Repetition::from_texts([icd.component(4).as_str(), icd.component(5).as_str(), icd.component(6).as_str()])))
+            .chain(dt::codeable_parts(&[(icd.component(4).as_str(), icd.component(5).as_str(), icd.component(6).as_str())], ""))
             .collect::<Vec<_>>();
         let cond = json!({
             "extension": ext,

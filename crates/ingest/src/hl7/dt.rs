@@ -3,7 +3,7 @@
 //! Address, XTN → ContactPoint, XCN → Reference, NM + CWE unit → Quantity.
 //! Also [`prune`], which removes empty values from built JSON.
 
-use hl7v2::{Component, Field, Repetition};
+use hl7v2::{ComponentRef, FieldRef, RepetitionRef};
 use serde_json::{Value, json};
 
 use crate::jp;
@@ -133,19 +133,21 @@ fn coding_from(code: &str, display: &str, tag: &str) -> Option<Value> {
 
 /// A CodeableConcept from a CWE/CE held in one repetition (components
 /// 1–3 and the alternate triplet 4–6; component 9 is the original text).
-pub fn codeable(rep: &Repetition) -> Option<Value> {
+pub fn codeable(rep: RepetitionRef<'_>) -> Option<Value> {
     let c = |n: usize| rep.component(n).as_str();
     codeable_parts(&[(c(1), c(2), c(3)), (c(4), c(5), c(6))], c(9))
 }
 
 /// A CodeableConcept from a CWE held in the subcomponents of one component
 /// (as in TQ1-3 or RXE-19's unit).
-pub fn codeable_sub(comp: &Component) -> Option<Value> {
+pub fn codeable_sub(comp: ComponentRef<'_>) -> Option<Value> {
     let s = |n: usize| comp.subcomponent(n);
     codeable_parts(&[(s(1), s(2), s(3)), (s(4), s(5), s(6))], "")
 }
 
-fn codeable_parts(triplets: &[(&str, &str, &str)], original: &str) -> Option<Value> {
+/// A CodeableConcept from (code, display, coding-system tag) triplets and an
+/// original text (the first display when empty).
+pub(crate) fn codeable_parts(triplets: &[(&str, &str, &str)], original: &str) -> Option<Value> {
     let codings: Vec<Value> = triplets.iter().filter_map(|(c, d, t)| coding_from(c, d, t)).collect();
     let text = if !original.is_empty() {
         original.to_string()
@@ -159,14 +161,14 @@ fn codeable_parts(triplets: &[(&str, &str, &str)], original: &str) -> Option<Val
 }
 
 /// A CodeableConcept for every repetition of a CWE field.
-pub fn codeables(f: &Field) -> Vec<Value> {
-    f.repetitions().iter().filter_map(codeable).collect()
+pub fn codeables(f: FieldRef<'_>) -> Vec<Value> {
+    f.repetitions().filter_map(codeable).collect()
 }
 
 /// XPN → HumanName. Component 8 (name representation) tells kanji (`I`,
 /// ideographic) from kana (`P`, phonetic) and alphabetic (`A`); JP Core
 /// carries it in the iso21090-EN-representation extension.
-pub fn human_name(rep: &Repetition) -> Option<Value> {
+pub fn human_name(rep: RepetitionRef<'_>) -> Option<Value> {
     let c = |n: usize| rep.component(n).as_str();
     let family = c(1);
     let given: Vec<&str> = [c(2), c(3)].into_iter().filter(|s| !s.is_empty()).collect();
@@ -202,7 +204,7 @@ pub fn human_name(rep: &Repetition) -> Option<Value> {
 
 /// XAD → Address. SS-MIX2 puts the whole address text in component 8 when
 /// it is not split into parts.
-pub fn address(rep: &Repetition) -> Option<Value> {
+pub fn address(rep: RepetitionRef<'_>) -> Option<Value> {
     let c = |n: usize| rep.component(n).as_str();
     let use_ = match c(7) {
         "H" => "home",
@@ -224,7 +226,7 @@ pub fn address(rep: &Repetition) -> Option<Value> {
 }
 
 /// XTN → ContactPoint (JAMI table 0201 map: PRN→home, WPN→work, PRS→mobile).
-pub fn telecom(rep: &Repetition, default_use: &str) -> Option<Value> {
+pub fn telecom(rep: RepetitionRef<'_>, default_use: &str) -> Option<Value> {
     let c = |n: usize| rep.component(n).as_str();
     let value = [c(12), c(1), c(4)].into_iter().find(|s| !s.is_empty())?;
     let system = match c(3) {
@@ -246,7 +248,7 @@ pub fn telecom(rep: &Repetition, default_use: &str) -> Option<Value> {
 
 /// XCN (a person such as a doctor) → a Reference by identifier and display.
 /// Practitioner resources are not created; the id and name are kept here.
-pub fn person_ref(rep: &Repetition) -> Option<Value> {
+pub fn person_ref(rep: RepetitionRef<'_>) -> Option<Value> {
     let c = |n: usize| rep.component(n).as_str();
     let name = [c(2), c(3)].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("\u{3000}");
     if c(1).is_empty() && name.is_empty() {
@@ -270,11 +272,15 @@ pub fn number(s: &str) -> Option<Value> {
 }
 
 /// A Quantity from a value and a CWE unit (`g/dl^g/dl^99XYZ`, `TAB^錠^MR9P`).
-pub fn quantity(value: &str, unit: &Repetition) -> Option<Value> {
+pub fn quantity(value: &str, unit: RepetitionRef<'_>) -> Option<Value> {
+    let c = |n: usize| unit.component(n).as_str();
+    quantity_parts(value, c(1), c(2), c(3))
+}
+
+/// A Quantity from a value and a unit's code, text and coding-system tag.
+fn quantity_parts(value: &str, code: &str, text: &str, tag: &str) -> Option<Value> {
     let v = number(value)?;
-    let code = unit.component(1).as_str();
-    let tag = unit.component(3).as_str();
-    let text = if unit.component(2).as_str().is_empty() { code } else { unit.component(2).as_str() };
+    let text = if text.is_empty() { code } else { text };
     Some(prune(json!({
         "value": v,
         "unit": text,
@@ -284,9 +290,8 @@ pub fn quantity(value: &str, unit: &Repetition) -> Option<Value> {
 }
 
 /// A Quantity whose unit sits in the subcomponents of one component (RXE-19: `3^TAB&錠&MR9P`).
-pub fn quantity_sub(value: &str, unit: &Component) -> Option<Value> {
-    let rep = Repetition::from_texts([unit.subcomponent(1), unit.subcomponent(2), unit.subcomponent(3)]);
-    quantity(value, &rep)
+pub fn quantity_sub(value: &str, unit: ComponentRef<'_>) -> Option<Value> {
+    quantity_parts(value, unit.subcomponent(1), unit.subcomponent(2), unit.subcomponent(3))
 }
 
 #[cfg(test)]
@@ -326,7 +331,7 @@ mod tests {
 
     #[test]
     fn names_and_codes() {
-        let (m, _) = hl7v2::Message::parse_str("MSH|^~\\&\rPID|||1||患者^太郎^^^^^L^I~カンジャ^タロウ^^^^^L^P\rOBX|1|NM|9N001000000000001^身長^JC10||167.8|cm^cm^ISO+").expect("parses");
+        let (m, _) = hl7v2::MessageRef::parse_str("MSH|^~\\&\rPID|||1||患者^太郎^^^^^L^I~カンジャ^タロウ^^^^^L^P\rOBX|1|NM|9N001000000000001^身長^JC10||167.8|cm^cm^ISO+").expect("parses");
         let pid = m.segment("PID").expect("pid");
         let n = human_name(pid.field(5).repetition(2)).expect("name");
         assert_eq!(n["text"], "カンジャ\u{3000}タロウ");

@@ -9,7 +9,7 @@ pub mod dt;
 pub mod orders;
 
 use hl7v2::ssmix2::FileName;
-use hl7v2::{Message, Segment};
+use hl7v2::{MessageRef, SegmentRef};
 use serde_json::{Map, Value, json};
 
 use crate::ids;
@@ -36,7 +36,7 @@ pub struct Source<'a> {
 }
 
 /// The SS-MIX2 data type a message type stands for, when no file name says it.
-pub fn data_type_of(msg: &Message) -> Option<&'static str> {
+pub fn data_type_of(msg: &MessageRef<'_>) -> Option<&'static str> {
     let (code, event) = msg.message_type();
     Some(match (code, event) {
         ("ADT", "A08") => "ADT-00",
@@ -78,8 +78,8 @@ pub fn data_type_of(msg: &Message) -> Option<&'static str> {
 
 /// The conversion context of one message.
 pub(crate) struct Conv<'m> {
-    pub(crate) msg: &'m Message,
-    pub(crate) segs: &'m [Segment],
+    pub(crate) msg: &'m MessageRef<'m>,
+    pub(crate) segs: &'m [SegmentRef<'m>],
     pub(crate) pid: String,
     pub(crate) patient_id: String,
     pub(crate) data_type: String,
@@ -130,7 +130,7 @@ impl<'m> Conv<'m> {
     }
 
     fn entry(&mut self, level: Level, seg: Option<usize>, field: Option<usize>, reason: String) {
-        let segment = seg.map(|i| format!("{}[{}]", self.segs.get(i).map(Segment::name).unwrap_or("?"), i + 1));
+        let segment = seg.map(|i| format!("{}[{}]", self.segs.get(i).map(|s| s.name()).unwrap_or("?"), i + 1));
         self.entries.push(Entry {
             level,
             file: self.file.clone(),
@@ -187,8 +187,9 @@ impl<'m> Conv<'m> {
 
 /// Converts one parsed message; resources go to `sink`, counts and problems
 /// to `report`. Never fails: every problem becomes a report entry.
-pub fn convert_message(msg: &Message, src: &Source<'_>, opts: &Options, report: &mut Report, sink: &mut dyn FnMut(Value)) {
-    let segs = msg.all_segments();
+pub fn convert_message(msg: &MessageRef<'_>, src: &Source<'_>, opts: &Options, report: &mut Report, sink: &mut dyn FnMut(Value)) {
+    let segs: Vec<SegmentRef<'_>> = msg.all_segments().collect();
+    let segs = segs.as_slice();
     let control_id = msg.control_id().to_string();
     let file = src.file.map(str::to_string);
     let source_uri = format!(

@@ -152,7 +152,7 @@ fn request(c: &mut Conv<'_>, orc_i: usize, rxe_i: usize, own: &[usize], seq: usi
     if let Some(q) = rate_q {
         dose_and_rate.push(json!({ "rateQuantity": q }));
     }
-    let instructions: Vec<Value> = rxe.field(7).repetitions().iter().filter_map(dt::codeable).collect();
+    let instructions: Vec<Value> = rxe.field(7).repetitions().filter_map(dt::codeable).collect();
     let mr = json!({
         "contained": contained,
         "identifier": [
@@ -168,8 +168,8 @@ fn request(c: &mut Conv<'_>, orc_i: usize, rxe_i: usize, own: &[usize], seq: usi
         "medicationReference": medication.get("medicationReference").cloned(),
         "subject": c.patient_ref(),
         "authoredOn": c.dtm(orc_i, 9),
-        "requester": orc.field(12).repetitions().iter().find_map(dt::person_ref),
-        "recorder": orc.field(10).repetitions().iter().find_map(dt::person_ref),
+        "requester": orc.field(12).repetitions().find_map(dt::person_ref),
+        "recorder": orc.field(10).repetitions().find_map(dt::person_ref),
         "dosageInstruction": [{
             "sequence": 1,
             "additionalInstruction": instructions,
@@ -230,14 +230,14 @@ fn administration(c: &mut Conv<'_>, orc_i: usize, i: usize, rxr: Option<usize>, 
         _ => "unknown",
     };
     let (route, site, method) = route(c, rxr);
-    let note: Vec<Value> = s.field(9).repetitions().iter().map(|r| [r.component(2).as_str(), r.component(1).as_str()].into_iter().find(|t| !t.is_empty()).unwrap_or("")).filter(|t| !t.is_empty()).map(|t| json!({ "text": t })).collect();
+    let note: Vec<Value> = s.field(9).repetitions().map(|r| [r.component(2).as_str(), r.component(1).as_str()].into_iter().find(|t| !t.is_empty()).unwrap_or("")).filter(|t| !t.is_empty()).map(|t| json!({ "text": t })).collect();
     let rp = orc.field(4).as_str();
     let mut ma = json!({
         "identifier": [order_ident(orc.field(2).as_str())],
         "status": status,
         "medicationCodeableConcept": med,
         "subject": c.patient_ref(),
-        "performer": s.field(10).repetitions().iter().filter_map(dt::person_ref).map(|r| json!({ "actor": r })).collect::<Vec<_>>(),
+        "performer": s.field(10).repetitions().filter_map(dt::person_ref).map(|r| json!({ "actor": r })).collect::<Vec<_>>(),
         "request": { "identifier": order_ident(orc.field(2).as_str()), "display": rp },
         "note": note,
         "dosage": {
@@ -302,7 +302,7 @@ pub(crate) fn lab_order_message(c: &mut Conv<'_>) {
                     "orderDetail": details,
                     "subject": c.patient_ref(),
                     "authoredOn": orc.and_then(|o| c.dtm(o, 9)),
-                    "requester": o.and_then(|o| o.field(12).repetitions().iter().find_map(dt::person_ref)),
+                    "requester": o.and_then(|o| o.field(12).repetitions().find_map(dt::person_ref)),
                     "note": spm.and_then(|p| dt::codeable(segs[p].field(4).repetition(1))).and_then(|cc| cc["text"].as_str().map(|t| vec![json!({ "text": format!("検体: {t}") })])).unwrap_or_default(),
                 });
                 let id = c.id("sreq", &[placer, &k.to_string()]);
@@ -394,7 +394,6 @@ fn lab_observation(c: &mut Conv<'_>, i: usize, obr: usize, dr_id: &str, specimen
     let interpretation: Vec<Value> = s
         .field(8)
         .repetitions()
-        .iter()
         .map(|r| r.as_str())
         .filter(|v| !v.is_empty())
         .map(|v| json!({ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": v }]}))
@@ -445,7 +444,7 @@ fn diagnostic_report(c: &mut Conv<'_>, obr: usize, orc: Option<usize>, id: Strin
         "subject": c.patient_ref(),
         "effectiveDateTime": c.dtm(obr, 7),
         "issued": dt::instant(s.field(22).as_str()),
-        "performer": s.field(16).repetitions().iter().find_map(dt::person_ref).map(|r| vec![r]).unwrap_or_default(),
+        "performer": s.field(16).repetitions().find_map(dt::person_ref).map(|r| vec![r]).unwrap_or_default(),
         "specimen": specimen.map(|sp| vec![json!({ "reference": format!("Specimen/{sp}") })]).unwrap_or_default(),
         "result": results,
     });
@@ -523,8 +522,8 @@ pub(crate) fn service_request_message(c: &mut Conv<'_>) {
             "subject": c.patient_ref(),
             "occurrenceDateTime": c.dtm(obr_i, 7),
             "authoredOn": orc_i.and_then(|o| c.dtm(o, 9)),
-            "requester": o.and_then(|o| o.field(12).repetitions().iter().find_map(dt::person_ref))
-                .or_else(|| obr.field(16).repetitions().iter().find_map(dt::person_ref)),
+            "requester": o.and_then(|o| o.field(12).repetitions().find_map(dt::person_ref))
+                .or_else(|| obr.field(16).repetitions().find_map(dt::person_ref)),
             "note": notes,
         });
         if !by_id.contains_key(&id) {
