@@ -208,7 +208,9 @@ impl<'a> MessageRef<'a> {
     /// unusable delimiters); every other problem becomes an [`Issue`].
     pub fn parse_str(text: &'a str) -> Result<(MessageRef<'a>, Vec<Issue>)> {
         let text = text.trim_start_matches(['\u{feff}', '\u{b}']).trim_end_matches(['\u{1c}', '\u{b}']);
-        let mut lines = text.split(['\r', '\n']).filter(|l| !l.trim().is_empty());
+        // Split on CR, then on LF (the same pieces as splitting on either, but
+        // each split is a fast single-byte search).
+        let mut lines = text.split('\r').flat_map(|l| l.split('\n')).filter(|l| !l.trim().is_empty());
         let first = lines.next().ok_or(Error::Empty)?;
         let mut chars = first.char_indices();
         let head_end = chars.by_ref().take(3).last().map(|(i, c)| i + c.len_utf8()).unwrap_or(0);
@@ -237,8 +239,12 @@ impl<'a> MessageRef<'a> {
         for (i, line) in std::iter::once(first).chain(lines).enumerate() {
             let index = i + 1;
             let marks = (m.fields.len(), m.reps.len(), m.comps.len(), m.leaves.len());
-            let mut parts = line.split(field_sep);
-            let name = parts.next().unwrap_or("");
+            let sep_len = field_sep.len_utf8();
+            let cut = |s: &'a str| match s.find(field_sep) {
+                Some(p) => (&s[..p], Some(&s[p + sep_len..])),
+                None => (s, None),
+            };
+            let (name, mut rest) = cut(line);
             if !is_segment_id(name) {
                 issues.push(
                     Issue::new(Severity::Warning, format!("segment id {name:?} is not three upper-case letters or digits"))
@@ -246,18 +252,49 @@ impl<'a> MessageRef<'a> {
                 );
             }
             let fields_start = m.fields.len();
-            let msh_like = matches!(name, "MSH" | "FHS" | "BHS");
-            if msh_like {
+            if matches!(name, "MSH" | "FHS" | "BHS") {
+                // MSH-1 is the field separator itself and MSH-2 the encoding
+                // characters, both taken literally.
                 m.push_text_field(sep_str);
-                m.push_text_field(parts.next().unwrap_or(""));
+                let (enc, after) = rest.map(cut).unwrap_or(("", None));
+                m.push_text_field(enc);
+                rest = after;
             }
             let offset = m.fields.len() - fields_start;
-            for (k, raw) in parts.enumerate() {
+            let mut field = |k: usize, raw: &'a str, plain: bool, m: &mut MessageRef<'a>| {
                 let n = offset + k + 1;
                 if index == 1 && n == 18 {
                     msh18 = Some(raw);
                 }
-                m.push_field(raw, ascii, &mut |p| issues.push(escape_issue(p, index, name, n)));
+                if plain {
+                    m.push_text_field(raw);
+                } else {
+                    m.push_field(raw, &mut |p| issues.push(escape_issue(p, index, name, n)));
+                }
+            };
+            if let Some(rest) = rest {
+                if ascii {
+                    // One pass over the bytes: find the field separators and
+                    // note whether a field holds any other delimiter (most
+                    // do not). The delimiters are ASCII, so a byte equal to
+                    // one is that character.
+                    let (fs, set) = (field_sep as u8, [d.repetition as u8, d.component as u8, d.subcomponent as u8, d.escape as u8]);
+                    let (mut start, mut plain, mut k) = (0, true, 0);
+                    for (at, &b) in rest.as_bytes().iter().enumerate() {
+                        if b == fs {
+                            field(k, &rest[start..at], plain, &mut m);
+                            (start, plain, k) = (at + 1, true, k + 1);
+                        } else if plain && set.contains(&b) {
+                            plain = false;
+                        }
+                    }
+                    field(k, &rest[start..], plain, &mut m);
+                } else {
+                    for (k, raw) in rest.split(field_sep).enumerate() {
+                        let plain = !raw.contains([d.repetition, d.component, d.subcomponent, d.escape]);
+                        field(k, raw, plain, &mut m);
+                    }
+                }
             }
             let fields = Span { start: len32(fields_start), len: len32(m.fields.len() - fields_start) };
             // A line of bare separators ("|||") has no id and no data; it
@@ -289,23 +326,9 @@ impl<'a> MessageRef<'a> {
         self.fields.push(Span { start: len32(self.reps.len() - 1), len: 1 });
     }
 
-    fn push_field(&mut self, raw: &'a str, ascii: bool, report: &mut dyn FnMut(EscapeProblem)) {
-        if raw.is_empty() {
-            self.fields.push(Span::default());
-            return;
-        }
+    /// A field that holds delimiters or escapes: split and unescaped.
+    fn push_field(&mut self, raw: &'a str, report: &mut dyn FnMut(EscapeProblem)) {
         let d = self.delimiters;
-        let plain = if ascii {
-            // Delimiters are ASCII, so a byte equal to one is that character.
-            let set = [d.repetition as u8, d.component as u8, d.subcomponent as u8, d.escape as u8];
-            !raw.bytes().any(|b| set.contains(&b))
-        } else {
-            !raw.contains([d.repetition, d.component, d.subcomponent, d.escape])
-        };
-        if plain {
-            self.push_text_field(raw);
-            return;
-        }
         let reps_start = self.reps.len();
         for rep in raw.split(d.repetition) {
             let comps_start = self.comps.len();

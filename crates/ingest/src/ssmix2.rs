@@ -11,9 +11,12 @@ use hl7v2::{Decoded, error::Severity};
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hl7::{self, Options, Source};
 use crate::report::{Entry, Level, Report};
+
+mod tree;
+use tree::Tree;
 
 fn file_entry(level: Level, file: &str, reason: impl Into<String>) -> Entry {
     Entry { level, file: Some(file.to_string()), message: None, segment: None, field: None, reason: reason.into() }
@@ -83,51 +86,8 @@ pub fn convert_files(paths: &[PathBuf], opts: &Options, sink: &mut dyn FnMut(Val
     report
 }
 
-/// Lists the files under `dir` in path order. Sub-folders (one per patient
-/// in a storage) are listed in parallel; the order does not depend on it.
-fn walk(dir: &Path) -> Result<(Vec<PathBuf>, Vec<Entry>)> {
-    let rd = std::fs::read_dir(dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
-    let mut entries: Vec<(PathBuf, bool)> = Vec::new();
-    let mut problems = Vec::new();
-    for e in rd {
-        match e {
-            Ok(e) => {
-                let p = e.path();
-                // The entry's own type needs no extra system call; a symbolic
-                // link is followed as before.
-                let is_dir = match e.file_type() {
-                    Ok(t) if t.is_symlink() => p.is_dir(),
-                    Ok(t) => t.is_dir(),
-                    Err(_) => p.is_dir(),
-                };
-                entries.push((p, is_dir));
-            }
-            Err(err) => problems.push(file_entry(Level::Rejected, &dir.display().to_string(), format!("unreadable directory entry: {err}"))),
-        }
-    }
-    entries.sort();
-    let parts: Vec<(Vec<PathBuf>, Vec<Entry>)> = entries
-        .into_par_iter()
-        .map(|(p, is_dir)| {
-            if !is_dir {
-                return (vec![p], Vec::new());
-            }
-            match walk(&p) {
-                Ok(x) => x,
-                Err(Error::Io { path, source }) => (Vec::new(), vec![file_entry(Level::Rejected, &path, format!("unreadable directory: {source}"))]),
-            }
-        })
-        .collect();
-    let mut files = Vec::new();
-    for (f, e) in parts {
-        files.extend(f);
-        problems.extend(e);
-    }
-    Ok((files, problems))
-}
-
-/// One version of a record: its parsed name, path and path relative to the root.
-type Version = (FileName, PathBuf, String);
+/// One version of a record: its parsed name and path relative to the root.
+type Version = (FileName, String);
 
 /// The versions of one record, oldest first.
 struct Record {
@@ -136,7 +96,7 @@ struct Record {
 }
 
 /// Converts the current version of one record (or reports its withdrawal).
-fn convert_record(rec: &Record, opts: &Options, report: &mut Report, sink: &mut dyn FnMut(Value)) {
+fn convert_record(tree: &Tree, rec: &Record, opts: &Options, report: &mut Report, sink: &mut dyn FnMut(Value)) {
     let (latest, older) = rec.versions.split_last().expect("invariant: a record group has at least one file");
     report.superseded += older.len();
     let key_text = &rec.key_text;
@@ -144,26 +104,26 @@ fn convert_record(rec: &Record, opts: &Options, report: &mut Report, sink: &mut 
         report.withdrawn.push(key_text.clone());
         report.push(file_entry(
             Level::Warning,
-            &latest.2,
+            &latest.1,
             format!("record {key_text} withdrawn by condition flag 0; {} earlier version(s) not converted", older.len()),
         ));
         // Tell the caller which resource ids the withdrawn record had,
         // so a store that loaded an earlier version can delete them.
         if let Some(prev) = older.iter().rev().find(|v| v.0.flag != ConditionFlag::Invalid)
-            && let Ok(bytes) = std::fs::read(&prev.1)
+            && let Ok(bytes) = tree.read(&prev.1)
         {
             let mut scratch = Report::default();
             let mut ids = Vec::new();
-            convert_bytes(&bytes, Some(&prev.2), Some(&prev.0), opts, &mut scratch, &mut |r: Value| {
+            convert_bytes(&bytes, Some(&prev.1), Some(&prev.0), opts, &mut scratch, &mut |r: Value| {
                 ids.push(format!("{}/{}", r["resourceType"].as_str().unwrap_or("?"), r["id"].as_str().unwrap_or("?")));
             });
             report.withdrawn.extend(ids.into_iter().map(|id| format!("{key_text} {id}")));
         }
         return;
     }
-    match std::fs::read(&latest.1) {
-        Ok(bytes) => convert_bytes(&bytes, Some(&latest.2), Some(&latest.0), opts, report, sink),
-        Err(e) => report.push(file_entry(Level::Rejected, &latest.2, format!("unreadable file: {e}"))),
+    match tree.read(&latest.1) {
+        Ok(bytes) => convert_bytes(&bytes, Some(&latest.1), Some(&latest.0), opts, report, sink),
+        Err(e) => report.push(file_entry(Level::Rejected, &latest.1, format!("unreadable file: {e}"))),
     }
 }
 
@@ -182,16 +142,16 @@ pub fn convert_tree(root: &Path, opts: &Options, sink: &mut dyn FnMut(Value)) ->
 /// runs on the calling thread, in storage order.
 pub fn convert_tree_with<T: Send>(root: &Path, opts: &Options, prepare: &(dyn Fn(Value) -> T + Sync), sink: &mut dyn FnMut(T)) -> Result<Report> {
     let mut report = Report::default();
-    let (files, problems) = walk(root)?;
+    let tree = Tree::open(root)?;
+    let (files, problems) = tree.files()?;
     for e in problems {
         report.push(e);
     }
     // Group the versions of each record (patient, date, data type, order no).
-    let named: Vec<std::result::Result<(FileName, PathBuf, String), Entry>> = files
+    let named: Vec<std::result::Result<Version, Entry>> = files
         .into_par_iter()
-        .map(|p| {
-            let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
-            let Some(file_name) = p.file_name().and_then(|n| n.to_str()) else {
+        .map(|tree::Found { rel, name }| {
+            let Some(file_name) = name.as_deref() else {
                 return Err(file_entry(Level::Rejected, &rel, "file name is not valid UTF-8"));
             };
             let name = match FileName::parse(file_name) {
@@ -209,7 +169,7 @@ pub fn convert_tree_with<T: Send>(root: &Path, opts: &Options, prepare: &(dyn Fn
                     format!("file is stored in {actual} but its name belongs in {expected}; not converted"),
                 ));
             }
-            Ok((name, p, rel))
+            Ok((name, rel))
         })
         .collect();
     let mut records: BTreeMap<(String, String, String, String), Vec<Version>> = BTreeMap::new();
@@ -223,7 +183,7 @@ pub fn convert_tree_with<T: Send>(root: &Path, opts: &Options, prepare: &(dyn Fn
     let records: Vec<Record> = records
         .into_iter()
         .map(|(key, mut versions)| {
-            versions.sort_by(|a, b| (&a.0.event_time, &a.2).cmp(&(&b.0.event_time, &b.2)));
+            versions.sort_by(|a, b| (&a.0.event_time, &a.1).cmp(&(&b.0.event_time, &b.1)));
             Record { key_text: format!("{}/{}/{}/{}", key.0, key.1, key.2, key.3), versions }
         })
         .collect();
@@ -236,7 +196,7 @@ pub fn convert_tree_with<T: Send>(root: &Path, opts: &Options, prepare: &(dyn Fn
                 let mut rep = Report::default();
                 let mut out = Vec::new();
                 for rec in run {
-                    convert_record(rec, opts, &mut rep, &mut |v| out.push(prepare(v)));
+                    convert_record(&tree, rec, opts, &mut rep, &mut |v| out.push(prepare(v)));
                 }
                 (out, rep)
             })

@@ -168,16 +168,16 @@ impl<'m> Conv<'m> {
     /// empty values and marks the listed segments as used. Validation happens
     /// when the message is finished.
     pub(crate) fn emit(&mut self, resource_type: &str, id: String, profile: &str, body: Value, segs: &[usize]) {
-        let mut m = Map::new();
-        m.insert("resourceType".into(), resource_type.into());
-        m.insert("id".into(), id.into());
-        m.insert(
-            "meta".into(),
-            json!({ "profile": [jp::profile(profile)], "source": self.source_uri }),
-        );
-        if let Value::Object(b) = dt::prune(body) {
-            m.extend(b);
-        }
+        // The body's own keys follow resourceType, id and meta; inserting
+        // those three in front is cheaper than copying the body into a new
+        // map (no body builds these top-level keys itself).
+        let mut m = match dt::prune(body) {
+            Value::Object(b) => b,
+            _ => Map::new(),
+        };
+        m.shift_insert(0, "resourceType".into(), resource_type.into());
+        m.shift_insert(1, "id".into(), id.into());
+        m.shift_insert(2, "meta".into(), json!({ "profile": [jp::profile(profile)], "source": self.source_uri }));
         for &i in segs {
             self.used(i);
         }
