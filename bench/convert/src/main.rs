@@ -96,10 +96,11 @@ fn facility_roots(dir: &Path) -> Vec<(String, PathBuf)> {
 fn run_hl7(dir: &Path, digest: bool) -> (ingest::Report, u64, u64, Option<u64>) {
     let mut out = Ndjson::new(digest);
     let mut report = ingest::Report::default();
-    for (code, root) in facility_roots(&dir.join("ssmix2")) {
-        let opts = ingest::Options { facility_code: Some(code) };
-        report.merge(ingest::ssmix2::convert_tree_with(&root, &opts, &ndjson_line, &mut |l| out.push(l)).expect("tree"));
-    }
+    // As `medtwin convert` does with a folder of facility storages.
+    let roots = facility_roots(&dir.join("ssmix2"));
+    let storages: Vec<(&Path, ingest::Options)> =
+        roots.iter().map(|(code, root)| (root.as_path(), ingest::Options { facility_code: Some(code.clone()) })).collect();
+    report.merge(ingest::ssmix2::convert_trees_with(&storages, &ndjson_line, &mut |l| out.push(l)).expect("trees"));
     let (n, b, d) = out.finish();
     (report, n, b, d)
 }

@@ -141,8 +141,76 @@ pub fn convert_tree(root: &Path, opts: &Options, sink: &mut dyn FnMut(Value)) ->
 /// (for example serializing each resource to NDJSON), so that only `sink`
 /// runs on the calling thread, in storage order.
 pub fn convert_tree_with<T: Send>(root: &Path, opts: &Options, prepare: &(dyn Fn(Value) -> T + Sync), sink: &mut dyn FnMut(T)) -> Result<Report> {
+    convert_trees_with(&[(root, opts.clone())], prepare, sink)
+}
+
+/// Storages converted in one pipeline, so that many small storages keep
+/// every thread busy (no pause between them).
+const TREES_PER_PIPELINE: usize = 64;
+
+/// Converts several storages (each root with its options, e.g. one per
+/// facility) as [`convert_tree_with`] would one after the other: the same
+/// resources in the same order and the same report, but the storages are
+/// walked and converted together, so that the threads need not wait for
+/// each other at the end of every storage. Fails, before converting
+/// anything, when a root cannot be read.
+pub fn convert_trees_with<T: Send>(
+    storages: &[(&Path, Options)],
+    prepare: &(dyn Fn(Value) -> T + Sync),
+    sink: &mut dyn FnMut(T),
+) -> Result<Report> {
     let mut report = Report::default();
-    let tree = Tree::open(root)?;
+    // Each open storage holds a descriptor; a bounded number at a time.
+    for group in storages.chunks(TREES_PER_PIPELINE) {
+        let trees: Vec<Tree> = group.iter().map(|(root, _)| Tree::open(root)).collect::<Result<_>>()?;
+        let listed: Vec<(Report, Vec<Record>)> = trees.par_iter().map(records).collect::<Result<_>>()?;
+        let mut preludes = Vec::with_capacity(listed.len());
+        let mut items: Vec<(usize, Record)> = Vec::new();
+        for (t, (prelude, recs)) in listed.into_iter().enumerate() {
+            preludes.push(prelude);
+            items.extend(recs.into_iter().map(|r| (t, r)));
+        }
+        // A storage's listing problems come before its conversion entries.
+        let mut merged = 0;
+        let mut merge_preludes = |upto: usize, report: &mut Report| {
+            while merged < upto {
+                report.merge(std::mem::take(&mut preludes[merged]));
+                merged += 1;
+            }
+        };
+        // Convert in blocks (bounded memory), each block in parallel in
+        // small runs of records; results are handed to `sink` in order.
+        for block in items.chunks(4096) {
+            let done: Vec<Vec<(usize, Vec<T>, Report)>> = block
+                .par_chunks(16)
+                .map(|run| {
+                    let mut parts: Vec<(usize, Vec<T>, Report)> = Vec::new();
+                    for (t, rec) in run {
+                        if parts.last().is_none_or(|p| p.0 != *t) {
+                            parts.push((*t, Vec::new(), Report::default()));
+                        }
+                        let Some((_, out, rep)) = parts.last_mut() else { continue };
+                        convert_record(&trees[*t], rec, &group[*t].1, rep, &mut |v| out.push(prepare(v)));
+                    }
+                    parts
+                })
+                .collect();
+            for (t, out, rep) in done.into_iter().flatten() {
+                merge_preludes(t + 1, &mut report);
+                out.into_iter().for_each(&mut *sink);
+                report.merge(rep);
+            }
+        }
+        merge_preludes(trees.len(), &mut report);
+    }
+    Ok(report)
+}
+
+/// Lists one storage and groups its files into records (the versions of
+/// one patient, date, data type and order number), in key order. The report
+/// holds what could not be listed or named.
+fn records(tree: &Tree) -> Result<(Report, Vec<Record>)> {
+    let mut report = Report::default();
     let (files, problems) = tree.files()?;
     for e in problems {
         report.push(e);
@@ -187,24 +255,5 @@ pub fn convert_tree_with<T: Send>(root: &Path, opts: &Options, prepare: &(dyn Fn
             Record { key_text: format!("{}/{}/{}/{}", key.0, key.1, key.2, key.3), versions }
         })
         .collect();
-    // Convert in blocks (bounded memory), each block in parallel in small
-    // runs of records; results are handed to `sink` in record order.
-    for block in records.chunks(4096) {
-        let done: Vec<(Vec<T>, Report)> = block
-            .par_chunks(16)
-            .map(|run| {
-                let mut rep = Report::default();
-                let mut out = Vec::new();
-                for rec in run {
-                    convert_record(&tree, rec, opts, &mut rep, &mut |v| out.push(prepare(v)));
-                }
-                (out, rep)
-            })
-            .collect();
-        for (out, rep) in done {
-            out.into_iter().for_each(&mut *sink);
-            report.merge(rep);
-        }
-    }
-    Ok(report)
+    Ok((report, records))
 }

@@ -73,9 +73,13 @@ fn convert_ssmix2_with<T: Send>(
         if facilities.is_empty() {
             report.merge(ingest::ssmix2::convert_tree_with(d, &opts, prepare, sink).with_context(|| format!("reading {}", d.display()))?);
         }
-        for (code, root) in facilities {
-            let o = ingest::Options { facility_code: opts.facility_code.clone().or(Some(code)) };
-            report.merge(ingest::ssmix2::convert_tree_with(&root, &o, prepare, sink).with_context(|| format!("reading {}", root.display()))?);
+        // Converted together, so that small storages keep every thread busy.
+        let storages: Vec<(&Path, ingest::Options)> = facilities
+            .iter()
+            .map(|(code, root)| (root.as_path(), ingest::Options { facility_code: opts.facility_code.clone().or(Some(code.clone())) }))
+            .collect();
+        if !storages.is_empty() {
+            report.merge(ingest::ssmix2::convert_trees_with(&storages, prepare, sink).with_context(|| format!("reading {}", d.display()))?);
         }
     }
     if !files.is_empty() {
