@@ -33,7 +33,8 @@ fn loadavg() -> String {
 /// One resource as an NDJSON line (done on the worker threads, as
 /// `medtwin convert` does).
 fn ndjson_line(r: serde_json::Value) -> Vec<u8> {
-    let mut b = serde_json::to_vec(&r).expect("serializes");
+    let mut b = Vec::with_capacity(2048);
+    serde_json::to_writer(&mut b, &r).expect("serializes");
     b.push(b'\n');
     b
 }
