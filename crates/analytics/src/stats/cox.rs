@@ -21,6 +21,8 @@
 //! (Efron, weights, the approximate Schoenfeld test) and statsmodels' `PHReg`
 //! (Breslow).
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
@@ -234,8 +236,10 @@ pub struct CoxModel {
     blocks: Vec<usize>,
     /// Per run, the summed weight of its events (the event count without weights).
     ev_weight: Vec<f64>,
-    /// Σ w·x over all events (centred): the β-independent part of the score.
-    xw: Vec<f64>,
+    /// Σ w·x over all events (centred): the β-independent part of the score,
+    /// taken from the run sums of the evaluation at β = 0 (where the risks are
+    /// the weights), or by [`Self::event_sums`] if another β comes first.
+    xw: OnceLock<Vec<f64>>,
     /// Whether the information comes from per-run weighted Gram matrices taken
     /// in the risk-set pass (few, long tie runs: integer-day times) instead of
     /// a second pass over the rows (many short runs).
@@ -475,16 +479,6 @@ impl CoxModel {
                 None => (w[1] - ev) as f64,
             })
             .collect();
-        let xw = xc
-            .par_iter()
-            .map(|c| {
-                let runs = tie_starts.windows(2).zip(&ev_starts);
-                match &weight {
-                    Some(wt) => runs.map(|(w, &ev)| dot(&wt[ev..w[1]], &c[ev..w[1]])).sum(),
-                    None => runs.map(|(w, &ev)| linalg::sum(&c[ev..w[1]])).sum(),
-                }
-            })
-            .collect();
         // Two packed p×p triangles per run: worth it while they take no more
         // room than one covariate column.
         let run_gram = (tie_starts.len() - 1) * p * (p + 1) <= n;
@@ -509,7 +503,7 @@ impl CoxModel {
             ev_starts,
             blocks,
             ev_weight,
-            xw,
+            xw: OnceLock::new(),
             run_gram,
             events,
         })
@@ -575,6 +569,23 @@ impl CoxModel {
             t.resize(w[1], rt);
         }
         t
+    }
+
+    /// Σ w·x over all events, per covariate: per run as in [`Self::moments`] at
+    /// β = 0 (so bit for bit the same), summed over runs in order.
+    fn event_sums(&self) -> &[f64] {
+        self.xw.get_or_init(|| {
+            self.xc
+                .par_iter()
+                .map(|c| {
+                    let runs = self.tie_starts.windows(2).zip(&self.ev_starts);
+                    match &self.weight {
+                        Some(wt) => runs.fold(0.0, |s, (w, &ev)| s + dot(&wt[ev..w[1]], &c[ev..w[1]])),
+                        None => runs.fold(0.0, |s, (w, &ev)| s + linalg::sum(&c[ev..w[1]])),
+                    }
+                })
+                .collect()
+        })
     }
 
     /// The case weight of sorted row `i`.
@@ -725,9 +736,21 @@ impl CoxModel {
                 out[0] = logs + prod.ln();
             });
         }
-        // Σ over events of w·η, and of w·x for the score, need no pass over the rows.
-        let mut ll = dot(beta, &self.xw);
-        let mut u = self.xw.clone();
+        // Σ over events of w·η, and of w·x for the score, need no pass over the
+        // rows: at β = 0 the risks are the weights, so the events' Σ r·x are Σ w·x.
+        let xw = if shift.is_none() && beta.iter().all(|&b| b == 0.0) {
+            self.xw.get_or_init(|| {
+                (0..runs).fold(vec![0.0; p], |mut xw, run| {
+                    let d1 = &sums[run * width + 2 + p..run * width + 2 + 2 * p];
+                    xw.iter_mut().zip(d1).for_each(|(x, d)| *x += d);
+                    xw
+                })
+            })
+        } else {
+            self.event_sums()
+        };
+        let mut ll = dot(beta, xw);
+        let mut u = xw.to_vec();
         let mut outer = vec![0.0; p * p];
         // Per run: the coefficient every at-risk row receives (cumulated later)
         // and the extra coefficient for the run's events (Efron's removal).
@@ -1396,6 +1419,15 @@ mod tests {
             .collect();
         let want = naive_efron_ll(&t, &e, &centred, &beta);
         assert!(((ev.ll - want) / want).abs() < 1e-10, "{} vs {want}", ev.ll);
+        // The event sums taken from the evaluation at β = 0 equal those of the
+        // separate pass, bit for bit.
+        let w: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64 * 0.5).collect();
+        for weights in [None, Some(&w[..])] {
+            let fresh = || CoxModel::new(&t, &e, &x, &names, None, weights).unwrap();
+            let at_zero = fresh();
+            at_zero.evaluate(&[0.0, 0.0], Ties::Efron);
+            assert_eq!(at_zero.xw.get().map(Vec::as_slice), Some(fresh().event_sums()));
+        }
         // The per-run Gram matrices (taken here: 62 runs) and the second pass
         // over the rows give the same information, score and likelihood.
         assert!(m.run_gram);
