@@ -3,7 +3,6 @@
 //! ones; condition flag 0 withdraws the record), reading and decoding each
 //! message, and handing it to [`crate::hl7`] for mapping.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use hl7v2::ssmix2::{ConditionFlag, FileName};
@@ -227,33 +226,43 @@ fn records(tree: &Tree) -> Result<(Report, Vec<Record>)> {
                 Err(e) => return Err(file_entry(Level::Rejected, &rel, format!("not an SS-MIX2 message file: {e}"))),
             };
             let expected = name.storage_dir(".");
-            let actual = format!("./{}", rel.rsplit_once('/').map(|(d, _)| d).unwrap_or(""));
-            if expected != actual {
+            let dir = rel.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            if expected.strip_prefix("./") != Some(dir) {
                 // A misplaced file cannot be trusted to be what its name says (and
                 // could shadow the real one): it is not converted.
                 return Err(file_entry(
                     Level::Rejected,
                     &rel,
-                    format!("file is stored in {actual} but its name belongs in {expected}; not converted"),
+                    format!("file is stored in ./{dir} but its name belongs in {expected}; not converted"),
                 ));
             }
             Ok((name, rel))
         })
         .collect();
-    let mut records: BTreeMap<(String, String, String, String), Vec<Version>> = BTreeMap::new();
+    let mut versions: Vec<Version> = Vec::with_capacity(named.len());
     for n in named {
         report.files_seen += 1;
         match n {
-            Ok(v) => records.entry(v.0.record_key()).or_default().push(v),
+            Ok(v) => versions.push(v),
             Err(e) => report.push(e),
         }
     }
-    let records: Vec<Record> = records
-        .into_iter()
-        .map(|(key, mut versions)| {
-            versions.sort_by(|a, b| (&a.0.event_time, &a.1).cmp(&(&b.0.event_time, &b.1)));
-            Record { key_text: format!("{}/{}/{}/{}", key.0, key.1, key.2, key.3), versions }
-        })
-        .collect();
+    // Records in key order (patient, date, data type, order no), the
+    // versions of each by event time (then path): one sort, then runs.
+    fn key(v: &Version) -> (&str, &str, &str, &str) {
+        let n = &v.0;
+        (n.patient_id.as_str(), n.visit_date.as_deref().unwrap_or("-"), n.data_type.as_str(), n.order_no.as_str())
+    }
+    versions.par_sort_unstable_by(|a, b| key(a).cmp(&key(b)).then_with(|| (&a.0.event_time, &a.1).cmp(&(&b.0.event_time, &b.1))));
+    let mut records: Vec<Record> = Vec::new();
+    for v in versions {
+        match records.last_mut() {
+            Some(r) if key(&r.versions[0]) == key(&v) => r.versions.push(v),
+            _ => {
+                let k = key(&v);
+                records.push(Record { key_text: format!("{}/{}/{}/{}", k.0, k.1, k.2, k.3), versions: vec![v] });
+            }
+        }
+    }
     Ok((report, records))
 }
