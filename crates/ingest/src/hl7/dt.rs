@@ -79,23 +79,34 @@ pub fn datetime(s: &str) -> Option<String> {
         && (f.is_empty() || f.len() > 9 || !f.bytes().all(|b| b.is_ascii_digit()) || main.len() != 14) {
             return None;
         }
-    let zone = match tz {
-        None => "+09:00".to_string(),
-        Some(z) if z.len() == 5 && z[1..].bytes().all(|b| b.is_ascii_digit()) => format!("{}:{}", &z[..3], &z[3..]),
+    let zone: [&str; 3] = match tz {
+        None => ["+09", ":", "00"],
+        Some(z) if z.len() == 5 && z[1..].bytes().all(|b| b.is_ascii_digit()) => [&z[..3], ":", &z[3..]],
         Some(_) => return None,
     };
-    let out = match main.len() {
-        4 => main.to_string(),
-        6 => format!("{}-{}", &main[..4], &main[4..6]),
-        8 => format!("{}-{}-{}", &main[..4], &main[4..6], &main[6..8]),
-        n => {
-            let hh = &main[8..10];
-            let mm = if n >= 12 { &main[10..12] } else { "00" };
-            let ss = if n >= 14 { &main[12..14] } else { "00" };
-            let frac = frac.map(|f| format!(".{f}")).unwrap_or_default();
-            format!("{}-{}-{}T{hh}:{mm}:{ss}{frac}{zone}", &main[..4], &main[4..6], &main[6..8])
+    // Built by pushing the parts (this runs for every date of every message).
+    let mut out = String::with_capacity(32);
+    let n = main.len();
+    out.push_str(&main[..4]);
+    for (from, to) in [(4, 6), (6, 8)] {
+        if n >= to {
+            out.push('-');
+            out.push_str(&main[from..to]);
         }
-    };
+    }
+    if n >= 10 {
+        let hh = &main[8..10];
+        let mm = if n >= 12 { &main[10..12] } else { "00" };
+        let ss = if n >= 14 { &main[12..14] } else { "00" };
+        for part in ["T", hh, ":", mm, ":", ss] {
+            out.push_str(part);
+        }
+        if let Some(f) = frac {
+            out.push('.');
+            out.push_str(f);
+        }
+        zone.iter().for_each(|z| out.push_str(z));
+    }
     fhir::validate::is_datetime(&out).then_some(out)
 }
 

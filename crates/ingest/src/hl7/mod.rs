@@ -110,7 +110,7 @@ fn percent_encode(s: &str) -> String {
 impl<'m> Conv<'m> {
     /// A reference to the patient.
     pub(crate) fn patient_ref(&self) -> Value {
-        json!({ "reference": format!("Patient/{}", self.patient_id) })
+        json!({ "reference": (["Patient/", self.patient_id.as_str()].concat()) })
     }
 
     /// An id from the message key (patient, visit date, data type, order
