@@ -114,20 +114,24 @@ impl<'b> Decoded<'b> {
     pub fn new(bytes: &'b [u8]) -> Self {
         let mut issues = Vec::new();
         let declared = charset::sniff_msh18(bytes);
-        let content_guess = charset::guess(bytes);
+        // The guess from content is needed only without a usable declaration
+        // or when the declared set does not decode (it scans every byte).
+        let mut guessed = None;
+        let mut content_guess = || *guessed.get_or_insert_with(|| charset::guess(bytes));
         let charset = match declared.as_deref().map(|v| (v, Charset::from_msh18(v))) {
             Some((_, Some(cs))) => cs,
             Some((v, None)) => {
+                let g = content_guess();
                 issues.push(
-                    Issue::new(Severity::Warning, format!("unsupported character set {v:?}; decoded as {}", content_guess.name()))
-                        .at(1, "MSH", Some(18)),
+                    Issue::new(Severity::Warning, format!("unsupported character set {v:?}; decoded as {}", g.name())).at(1, "MSH", Some(18)),
                 );
-                content_guess
+                g
             }
-            None => content_guess,
+            None => content_guess(),
         };
         let (mut text, mut bad) = charset.decode_cow(bytes);
         let mut used = charset;
+        let content_guess = if bad { content_guess() } else { charset };
         if bad && content_guess != charset {
             let (alt, alt_bad) = content_guess.decode_cow(bytes);
             if !alt_bad {

@@ -110,6 +110,11 @@ mod imp {
                 }
             }
             entries.sort();
+            if entries.iter().all(|(_, is_dir)| !is_dir) {
+                // A folder of message files (most folders): nothing to fan out.
+                let files = entries.into_iter().map(|(name, _)| Found::new(join(prefix, name.to_bytes()), name.to_bytes())).collect();
+                return (files, problems);
+            }
             let parent = match dir.fd() {
                 Ok(p) => p,
                 Err(e) => return (Vec::new(), vec![rejected(&label(), format!("unreadable directory: {}", std::io::Error::from(e)))]),
