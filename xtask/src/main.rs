@@ -6,6 +6,11 @@
 //! The tables are committed; nothing is downloaded at build time.
 //!
 //! `cargo xtask tidy` checks the layer rule between crates (see ARCHITECTURE.md).
+//!
+//! `cargo xtask train-dict DIR OUT` trains the zstd dictionary that the store
+//! compresses resource bodies with (`crates/store/src/body/`), from the FHIR
+//! NDJSON files in DIR (`medtwin synth --formats fhir` output). A dictionary
+//! that a store has used must never change: a new one gets a new format byte.
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -20,8 +25,51 @@ fn main() -> Result<()> {
             gen_defs(Path::new(dir))
         }
         Some("tidy") => tidy(),
-        _ => bail!("usage: xtask gen-defs DIR | xtask tidy"),
+        Some("train-dict") => match (args.get(1), args.get(2)) {
+            (Some(dir), Some(out)) => train_dict(Path::new(dir), Path::new(out)),
+            _ => bail!("usage: xtask train-dict DIR OUT (DIR: FHIR NDJSON files, e.g. medtwin synth --formats fhir output)"),
+        },
+        _ => bail!("usage: xtask gen-defs DIR | xtask tidy | xtask train-dict DIR OUT"),
     }
+}
+
+/// Samples at most this many resources per NDJSON file, spread over the file.
+const DICT_SAMPLES_PER_TYPE: usize = 2_000;
+/// zstd dictionaries of 32–112 KB suit documents of about 1 KB.
+const DICT_BYTES: usize = 64 * 1024;
+
+fn train_dict(dir: &Path, out: &Path) -> Result<()> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ndjson"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no .ndjson files in {}", dir.display());
+    }
+    let mut samples: Vec<Vec<u8>> = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let step = lines.len().div_ceil(DICT_SAMPLES_PER_TYPE).max(1);
+        samples.extend(lines.iter().step_by(step).map(|l| stored_form(l)).collect::<Result<Vec<_>>>()?);
+    }
+    let dict = zstd::dict::from_samples(&samples, DICT_BYTES).context("training the dictionary")?;
+    std::fs::write(out, &dict).with_context(|| format!("writing {}", out.display()))?;
+    let total: usize = samples.iter().map(Vec::len).sum();
+    println!("{} samples ({total} bytes) from {} files -> {} byte dictionary in {}", samples.len(), files.len(), dict.len(), out.display());
+    Ok(())
+}
+
+/// A resource as the store keeps it: without `meta.versionId` and `meta.lastUpdated`.
+fn stored_form(line: &str) -> Result<Vec<u8>> {
+    let mut v: Value = serde_json::from_str(line).context("a sample line is not JSON")?;
+    if let Some(meta) = v.get_mut("meta").and_then(Value::as_object_mut) {
+        meta.remove("versionId");
+        meta.remove("lastUpdated");
+    }
+    Ok(serde_json::to_vec(&v)?)
 }
 
 fn workspace_root() -> PathBuf {

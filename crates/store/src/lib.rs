@@ -35,6 +35,7 @@
 //! FHIRPath expressions); the SQLite backend compiles plans to SQL.
 #![warn(missing_docs)]
 
+mod body;
 mod error;
 pub mod index;
 mod instant;

@@ -1,15 +1,16 @@
 //! The part of a write that needs no database: checking the resource and its
 //! id, the content hash used to skip unchanged resources, the search-index
-//! rows, and the stored JSON text (with a gap for `meta.versionId` and
-//! `meta.lastUpdated`, which only the writer knows).
+//! rows, and the stored body (the JSON text without `meta.versionId` and
+//! `meta.lastUpdated`, which only the writer knows, compressed: [`crate::body`]).
 //!
 //! Bulk import runs [`prepare`] on worker threads and hands the result to
-//! [`crate::StoreTx::put_prepared`], so that the serial writer only fills the
-//! gap and runs the SQLite statements. [`crate::StoreTx::put`] uses the same
+//! [`crate::StoreTx::put_prepared`], so that the serial writer only looks up
+//! the current row and runs the SQLite statements. [`crate::StoreTx::put`] uses the same
 //! functions, so both paths store the same bytes and the same hash.
 
+use crate::body::Layout;
 use crate::index::Row;
-use crate::{Error, Instant, Result};
+use crate::{Error, Result};
 use serde_json::{Map, Value};
 
 /// A resource ready to be written by [`crate::StoreTx::put_prepared`].
@@ -18,10 +19,8 @@ pub struct Prepared {
     pub(crate) resource_type: String,
     pub(crate) id: String,
     pub(crate) hash: [u8; 16],
-    /// The stored text up to the value of `meta.versionId`.
-    head: String,
-    /// The stored text after the value of `meta.lastUpdated`.
-    tail: String,
+    /// The stored (compressed) body, without the version and time ([`crate::body`]).
+    pub(crate) stored: Vec<u8>,
     pub(crate) index: Vec<Row>,
 }
 
@@ -39,18 +38,6 @@ impl Prepared {
     /// The number of search-index rows it will write.
     pub fn index_rows(&self) -> usize {
         self.index.len()
-    }
-
-    /// The stored JSON text of version `version` written at `ts`.
-    pub(crate) fn body(&self, version: u64, ts: Instant) -> String {
-        let updated = ts.to_fhir();
-        let mut s = String::with_capacity(self.head.len() + self.tail.len() + updated.len() + 40);
-        s.push_str(&self.head);
-        s.push_str(&version.to_string());
-        s.push_str("\",\"lastUpdated\":\"");
-        s.push_str(&updated);
-        s.push_str(&self.tail);
-        s
     }
 }
 
@@ -84,10 +71,17 @@ fn prepare_with(resource_type: &str, id: &str, resource: Value, indexed: bool) -
         return Err(Error::InvalidResource(format!("invalid id '{id}'")));
     }
     let index = if indexed { crate::index::extract(resource_type, &resource).0 } else { Vec::new() };
+    let (layout, hash) = layout_and_hash(&resource, id)?;
+    Ok(Prepared { resource_type: resource_type.to_string(), id: id.to_string(), hash, stored: layout.pack()?, index })
+}
+
+/// The stored text of `resource` as `id` around the gap for `meta.versionId`
+/// and `meta.lastUpdated`, and its content hash.
+pub(crate) fn layout_and_hash(resource: &Value, id: &str) -> Result<(Layout, [u8; 16])> {
     let Value::Object(obj) = resource else {
         return Err(Error::InvalidResource("not a FHIR resource object".into()));
     };
-    let members = Members::of(&obj)?;
+    let members = Members::of(obj)?;
     let hash = members.hash(id);
     let mut head = String::with_capacity(64);
     head.push_str("{\"resourceType\":");
@@ -111,7 +105,7 @@ fn prepare_with(resource_type: &str, id: &str, resource: Value, indexed: bool) -
         tail.push_str(v);
     }
     tail.push('}');
-    Ok(Prepared { resource_type: resource_type.to_string(), id: id.to_string(), hash, head, tail, index })
+    Ok((Layout { head, tail }, hash))
 }
 
 fn json_text(v: &Value) -> Result<String> {
@@ -195,38 +189,39 @@ pub(crate) fn content_hash(resource: &Value, id: &str) -> Result<[u8; 16]> {
     }
 }
 
-/// Sets `id`, `meta.versionId` and `meta.lastUpdated`, keeping `resourceType`,
-/// `id` and `meta` first as FHIR examples do, and `versionId` and
-/// `lastUpdated` last in `meta` (the layout [`prepare`] produces).
-pub(crate) fn stamp(resource: &mut Value, id: &str, version: u64, ts: Instant) {
-    let Value::Object(obj) = resource else { return };
-    let old = std::mem::take(obj);
-    let mut meta = match old.get("meta") {
-        Some(Value::Object(m)) => m.clone(),
-        _ => Map::new(),
-    };
-    meta.shift_remove("versionId");
-    meta.shift_remove("lastUpdated");
-    meta.insert("versionId".into(), Value::String(version.to_string()));
-    meta.insert("lastUpdated".into(), Value::String(ts.to_fhir()));
-    let mut out = Map::with_capacity(old.len() + 2);
-    if let Some(rt) = old.get("resourceType") {
-        out.insert("resourceType".into(), rt.clone());
-    }
-    out.insert("id".into(), Value::String(id.to_string()));
-    out.insert("meta".into(), Value::Object(meta));
-    for (k, v) in old {
-        if k != "resourceType" && k != "id" && k != "meta" {
-            out.insert(k, v);
-        }
-    }
-    *obj = out;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Instant;
     use serde_json::json;
+
+    /// Sets `id`, `meta.versionId` and `meta.lastUpdated`, keeping `resourceType`,
+    /// `id` and `meta` first as FHIR examples do, and `versionId` and
+    /// `lastUpdated` last in `meta`: the reference for the layout [`prepare`] produces.
+    fn stamp(resource: &mut Value, id: &str, version: u64, ts: Instant) {
+        let Value::Object(obj) = resource else { return };
+        let old = std::mem::take(obj);
+        let mut meta = match old.get("meta") {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Map::new(),
+        };
+        meta.shift_remove("versionId");
+        meta.shift_remove("lastUpdated");
+        meta.insert("versionId".into(), Value::String(version.to_string()));
+        meta.insert("lastUpdated".into(), Value::String(ts.to_fhir()));
+        let mut out = Map::with_capacity(old.len() + 2);
+        if let Some(rt) = old.get("resourceType") {
+            out.insert("resourceType".into(), rt.clone());
+        }
+        out.insert("id".into(), Value::String(id.to_string()));
+        out.insert("meta".into(), Value::Object(meta));
+        for (k, v) in old {
+            if k != "resourceType" && k != "id" && k != "meta" {
+                out.insert(k, v);
+            }
+        }
+        *obj = out;
+    }
 
     #[test]
     fn stamp_orders_keys_and_keeps_meta() {
@@ -259,7 +254,8 @@ mod tests {
             let p = prepare(&ty, "x-1", c.clone()).expect("prepare");
             let mut stamped = c.clone();
             stamp(&mut stamped, "x-1", 7, Instant(1_700_000_000_123_456));
-            assert_eq!(p.body(7, Instant(1_700_000_000_123_456)), stamped.to_string(), "case {i}");
+            let stored = crate::body::text(rusqlite::types::ValueRef::Blob(&p.stored), 7, 1_700_000_000_123_456).expect("unpack");
+            assert_eq!(stored.as_deref(), Some(stamped.to_string().as_str()), "case {i}");
             assert_eq!(p.hash, content_hash(&c, "x-1").expect("hash"), "case {i}");
             assert_eq!(p.index, crate::index::extract(&ty, &c).0, "case {i}");
         }

@@ -231,3 +231,57 @@ backend_tests!(sqlite_file, {
     let s = SqliteStore::open(d.path(), SqliteOptions { synchronous: Synchronous::Normal, ..Default::default() }).expect("open");
     (d, s)
 });
+
+/// Bodies are stored compressed; a database of schema version 2, whose bodies
+/// are plain text, is still read (read, vread, history, scan, reindex) and is
+/// marked version 3, and an unknown newer schema is refused.
+#[test]
+fn stored_bodies_are_compressed_and_old_text_bodies_still_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("medtwin.db");
+    let patient = json!({"resourceType": "Patient", "id": "a", "name": [{"family": "山田", "given": ["太郎"]}], "gender": "male"});
+    let stored_text = {
+        let s = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open");
+        put(&s, "a", patient.clone(), None).expect("put");
+        s.read("Patient", "a").expect("read").expect("found").body.expect("body").to_string()
+    };
+    let raw = rusqlite::Connection::open(&db).expect("raw");
+    let (kind, len): (String, i64) =
+        raw.query_row("SELECT typeof(body), length(body) FROM versions", [], |r| Ok((r.get(0)?, r.get(1)?))).expect("row");
+    assert_eq!(kind, "blob");
+    assert!((len as usize) < stored_text.len(), "{len} bytes stored for {} bytes of text", stored_text.len());
+    // What a version-2 database holds: the whole text, as TEXT.
+    raw.execute("UPDATE versions SET body = ?1", [&stored_text]).expect("to text");
+    raw.execute("UPDATE meta SET value = '2' WHERE key = 'schema'", []).expect("to v2");
+    raw.execute("DELETE FROM meta WHERE key = 'index'", []).expect("force a reindex");
+    drop(raw);
+    let s = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open v2");
+    assert_eq!(s.read("Patient", "a").expect("read").expect("found").body.expect("body").as_ref(), stored_text);
+    assert_eq!(s.vread("Patient", "a", 1).expect("vread").expect("found").body.expect("body").as_ref(), stored_text);
+    let mut scanned = Vec::new();
+    s.scan("Patient", None, &mut |t| {
+        scanned.push(t.to_string());
+        Ok(())
+    })
+    .expect("scan");
+    assert_eq!(scanned, [stored_text.clone()]);
+    let q = crate::parse_conditions("Patient", &[("family".into(), "山田".into())]).expect("query");
+    let mut found = Vec::new();
+    s.transact(&mut |tx| {
+        found = tx.find("Patient", &q, 10)?;
+        Ok(())
+    })
+    .expect("find");
+    assert_eq!(found, ["a"], "the search index was rebuilt from the text body");
+    // A new version of the old resource is stored compressed; both read.
+    put(&s, "a", json!({"resourceType": "Patient", "id": "a", "gender": "female"}), None).expect("update");
+    assert_eq!(body(&s.read("Patient", "a").expect("read").expect("found"))["gender"], "female");
+    assert_eq!(s.vread("Patient", "a", 1).expect("vread").expect("found").body.expect("body").as_ref(), stored_text);
+    drop(s);
+    let raw = rusqlite::Connection::open(&db).expect("raw");
+    let v: String = raw.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0)).expect("schema");
+    assert_eq!(v, "3");
+    raw.execute("UPDATE meta SET value = '4' WHERE key = 'schema'", []).expect("to v4");
+    drop(raw);
+    assert!(matches!(SqliteStore::open(dir.path(), SqliteOptions::default()), Err(Error::Corrupt(_))));
+}

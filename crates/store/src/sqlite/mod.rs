@@ -46,6 +46,7 @@ impl Default for SqliteOptions {
 struct Writer {
     conn: Connection,
     last_ts: i64,
+    systems: tx::Systems,
 }
 
 /// A [`Store`] on an SQLite database file (`DIR/medtwin.db`).
@@ -109,8 +110,9 @@ impl SqliteStore {
         // Builds what an interrupted bulk load (or the reindex) left out.
         schema::create_value_indexes(&conn)?;
         let last_ts: i64 = conn.query_row("SELECT coalesce(max(ts), 0) FROM txlog", [], |r| r.get(0))?;
+        let systems = tx::Systems::load(&conn)?;
         Ok(SqliteStore {
-            writer: Mutex::new(Writer { conn, last_ts }),
+            writer: Mutex::new(Writer { conn, last_ts, systems }),
             path,
             readers: Mutex::new(Vec::new()),
             options,
@@ -155,16 +157,19 @@ fn reindex(conn: &Connection) -> Result<()> {
     }
     {
         let mut stmt = txn.prepare(
-            "SELECT r.rid, v.body FROM resources r JOIN versions v ON v.seq = r.seq WHERE r.deleted = 0 ORDER BY r.rid",
+            "SELECT r.rid, v.body, v.version, v.ts FROM resources r JOIN versions v ON v.seq = r.seq WHERE r.deleted = 0 ORDER BY r.rid",
         )?;
         let mut rows = stmt.query([])?;
+        let mut systems = tx::Systems::load(&txn)?;
+        let mut body = String::new();
         while let Some(row) = rows.next()? {
             let rid: i64 = row.get(0)?;
-            let body: String = row.get(1)?;
+            body.clear();
+            crate::body::text_into(row.get_ref(1)?, row.get(2)?, row.get(3)?, &mut body)?;
             let value: serde_json::Value = serde_json::from_str(&body).map_err(|e| Error::Corrupt(e.to_string()))?;
             let ty = value.get("resourceType").and_then(serde_json::Value::as_str).unwrap_or("");
             let (index_rows, _) = crate::index::extract(ty, &value);
-            tx::insert_rows(&txn, rid, &index_rows)?;
+            tx::insert_rows(&txn, &mut systems, rid, &index_rows)?;
         }
     }
     schema::mark_index_current(&txn)?;
@@ -233,7 +238,10 @@ pub(crate) fn row_to_stored(types: &TypeIds, row: &rusqlite::Row<'_>) -> rusqlit
     let seq: i64 = row.get(3)?;
     let ts: i64 = row.get(4)?;
     let method: i64 = row.get(5)?;
-    let body: Option<String> = row.get(6)?;
+    let body = match crate::body::text(row.get_ref(6)?, version, ts) {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(e)),
+    };
     Ok(types.name(tid).map(|t| Stored {
         meta: VersionMeta {
             resource_type: t.to_string(),
@@ -264,14 +272,27 @@ impl Store for SqliteStore {
         let ts = Instant::now().0.max(w.last_ts + 1);
         let writer = &mut *w;
         let txn = writer.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut tx = SqliteTx::new(&txn, &self.types, ts);
-        f(&mut tx)?;
-        let wrote = tx.finish()?;
-        txn.commit()?;
-        if wrote {
-            w.last_ts = ts;
+        let written = (|| {
+            let mut tx = SqliteTx::new(&txn, &self.types, &mut writer.systems, ts);
+            f(&mut tx)?;
+            let wrote = tx.finish()?;
+            txn.commit()?;
+            Ok(wrote)
+        })();
+        // A failed transaction is rolled back (when `txn` is dropped).
+        match written {
+            Ok(wrote) => {
+                writer.systems.committed();
+                if wrote {
+                    writer.last_ts = ts;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                writer.systems.rolled_back();
+                Err(e)
+            }
         }
-        Ok(())
     }
 
     fn read(&self, resource_type: &str, id: &str) -> Result<Option<Stored>> {
@@ -366,14 +387,15 @@ impl Store for SqliteStore {
         let tid = self.types.id(resource_type)?;
         self.with_reader(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT v.body FROM resources r JOIN versions v ON v.seq = r.seq \
+                "SELECT v.body, v.version, v.ts FROM resources r JOIN versions v ON v.seq = r.seq \
                  WHERE r.tid = ?1 AND r.deleted = 0 AND r.ts >= ?2 ORDER BY r.rid",
             )?;
             let mut rows = stmt.query(params![tid, since.map(|s| s.0).unwrap_or(i64::MIN)])?;
+            let mut text = String::new();
             while let Some(row) = rows.next()? {
-                let body: rusqlite::types::ValueRef<'_> = row.get_ref(0)?;
-                let text = body.as_str().map_err(|e| Error::Corrupt(e.to_string()))?;
-                f(text)?;
+                text.clear();
+                crate::body::text_into(row.get_ref(0)?, row.get(1)?, row.get(2)?, &mut text)?;
+                f(&text)?;
             }
             Ok(())
         })

@@ -12,7 +12,11 @@ use crate::Result;
 use rusqlite::Connection;
 use std::collections::HashMap;
 
-const SCHEMA_VERSION: &str = "2";
+/// Version 3 stores new version bodies compressed ([`crate::body`]) and the
+/// systems of token and quantity index rows as small integers (`systems`);
+/// the bodies of a version-2 database stay plain text and are read as they
+/// are, its token and quantity tables are rebuilt.
+const SCHEMA_VERSION: &str = "3";
 
 pub(super) fn configure(conn: &Connection, options: &SqliteOptions, writer: bool) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
@@ -72,8 +76,12 @@ pub(super) fn create(conn: &Connection) -> Result<()> {
             conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?1)", [SCHEMA_VERSION])?;
         }
         Some(v) if v == SCHEMA_VERSION => {}
-        // Version 1 only differs in its search index, which is rebuilt on open.
-        Some(v) if v == "1" => {
+        // Versions 1 and 2 keep their text bodies (still readable); their
+        // token and quantity rows held system URLs, so those tables are made
+        // again, and the search index is rebuilt on open.
+        Some(v) if v == "1" || v == "2" => {
+            conn.execute_batch("DROP TABLE IF EXISTS sp_token; DROP TABLE IF EXISTS sp_quantity;")?;
+            conn.execute_batch(INDEX_TABLES)?;
             conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema'", [SCHEMA_VERSION])?;
             conn.execute("DELETE FROM meta WHERE key = 'index'", [])?;
         }
@@ -91,16 +99,20 @@ pub(super) fn create(conn: &Connection) -> Result<()> {
 /// (rid, pid, value...) so that a resource's rows are found (and replaced)
 /// together, with one covering index that starts with (pid, value) so that
 /// searches and counts are index-only scans. Absent parts are '' (never NULL).
+/// Token and quantity systems are ids into `systems` (0 is the absent system):
+/// a system URL is often longer than everything else in the row.
 pub(super) const INDEX_TABLES: &str = "
+    CREATE TABLE IF NOT EXISTS systems (sid INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE);
+    INSERT OR IGNORE INTO systems (sid, url) VALUES (0, '');
     CREATE TABLE IF NOT EXISTS sp_string (rid INTEGER NOT NULL, pid INTEGER NOT NULL, norm TEXT NOT NULL, raw TEXT NOT NULL,
         PRIMARY KEY (rid, pid, norm, raw)) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS sp_token (rid INTEGER NOT NULL, pid INTEGER NOT NULL, code TEXT NOT NULL, sys TEXT NOT NULL,
+    CREATE TABLE IF NOT EXISTS sp_token (rid INTEGER NOT NULL, pid INTEGER NOT NULL, code TEXT NOT NULL, sys INTEGER NOT NULL,
         PRIMARY KEY (rid, pid, code, sys)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS sp_date (rid INTEGER NOT NULL, pid INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
         PRIMARY KEY (rid, pid, lo, hi)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS sp_number (rid INTEGER NOT NULL, pid INTEGER NOT NULL, v REAL NOT NULL,
         PRIMARY KEY (rid, pid, v)) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS sp_quantity (rid INTEGER NOT NULL, pid INTEGER NOT NULL, code TEXT NOT NULL, sys TEXT NOT NULL, v REAL NOT NULL,
+    CREATE TABLE IF NOT EXISTS sp_quantity (rid INTEGER NOT NULL, pid INTEGER NOT NULL, code TEXT NOT NULL, sys INTEGER NOT NULL, v REAL NOT NULL,
         PRIMARY KEY (rid, pid, code, sys, v)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS sp_reference (rid INTEGER NOT NULL, pid INTEGER NOT NULL, ttype TEXT NOT NULL, tid TEXT NOT NULL,
         ver TEXT NOT NULL, url TEXT NOT NULL, PRIMARY KEY (rid, pid, ttype, tid, ver, url)) WITHOUT ROWID;

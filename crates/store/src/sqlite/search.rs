@@ -188,13 +188,21 @@ fn number_pred(sql: &mut Sql, col: &str, p: Prefix, x: f64, lo: f64, hi: f64) {
     }
 }
 
+/// The id of a token or quantity system (NULL, so nothing matches, when the
+/// store has never seen it); SQLite evaluates the subquery once.
+fn system_id(sql: &mut Sql, url: &str) {
+    sql.push("(SELECT sid FROM systems WHERE url = ");
+    sql.text_arg(url);
+    sql.push(")");
+}
+
 fn token_alt(sql: &mut Sql, a: &str, t: &TokenValue) {
     match (&t.system, &t.code) {
         (Some(s), Some(c)) => {
             sql.push(&format!("({a}.code = "));
             sql.text_arg(c);
             sql.push(&format!(" AND {a}.sys = "));
-            sql.text_arg(s);
+            system_id(sql, s);
             sql.push(")");
         }
         (None, Some(c)) => {
@@ -203,7 +211,7 @@ fn token_alt(sql: &mut Sql, a: &str, t: &TokenValue) {
         }
         (Some(s), None) => {
             sql.push(&format!("{a}.sys = "));
-            sql.text_arg(s);
+            system_id(sql, s);
         }
         (None, None) => sql.push("1"),
     }
@@ -318,7 +326,7 @@ fn value_pred(sql: &mut Sql, a: &str, test: &Test, in_composite: bool) {
             }
             if let Some(s) = &q.system {
                 sql.push(&format!(" AND {a}.sys = "));
-                sql.text_arg(s);
+                system_id(sql, s);
             }
             sql.push(")");
         }),

@@ -10,17 +10,19 @@
 use super::{TypeIds, read_current};
 use crate::index::Row;
 use crate::model::{Method, PutOutcome, Stored, VersionMeta, Written};
-use crate::prepare::{Prepared, check_object, content_hash, stamp};
+use crate::prepare::{Prepared, check_object, content_hash, layout_and_hash};
 use crate::search::Condition;
 use crate::{Error, Instant, Result, StoreTx};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 
 pub(crate) struct SqliteTx<'a> {
     conn: &'a Connection,
     types: &'a TypeIds,
+    systems: &'a mut Systems,
     ts: i64,
     first_seq: Option<i64>,
     /// The sequence number of the next version (read on first use).
@@ -45,8 +47,8 @@ struct Wrote {
 }
 
 impl<'a> SqliteTx<'a> {
-    pub(crate) fn new(conn: &'a Connection, types: &'a TypeIds, ts: i64) -> Self {
-        SqliteTx { conn, types, ts, first_seq: None, next_seq: None, pre_extracted: None }
+    pub(crate) fn new(conn: &'a Connection, types: &'a TypeIds, systems: &'a mut Systems, ts: i64) -> Self {
+        SqliteTx { conn, types, systems, ts, first_seq: None, next_seq: None, pre_extracted: None }
     }
 
     /// Records the transaction in the log. Returns whether anything was written.
@@ -83,7 +85,7 @@ impl<'a> SqliteTx<'a> {
         Ok(seq)
     }
 
-    fn insert_version(&mut self, seq: i64, rid: i64, tid: i64, version: i64, method: Method, body: Option<&str>) -> Result<()> {
+    fn insert_version(&mut self, seq: i64, rid: i64, tid: i64, version: i64, method: Method, body: Option<&[u8]>) -> Result<()> {
         self.conn
             .prepare_cached("INSERT INTO versions (seq, rid, tid, version, ts, method, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
             .execute(params![seq, rid, tid, version, self.ts, method.code(), body])?;
@@ -91,7 +93,7 @@ impl<'a> SqliteTx<'a> {
     }
 
     /// Writes version `version` (the next one) of a resource, whose row may
-    /// not exist yet, with its stored text and index rows.
+    /// not exist yet, with its stored body ([`crate::body`]) and index rows.
     #[allow(clippy::too_many_arguments)]
     fn write_version(
         &mut self,
@@ -100,19 +102,19 @@ impl<'a> SqliteTx<'a> {
         existing: Option<&Current>,
         version: i64,
         hash: &[u8; 16],
-        text: &str,
+        stored: &[u8],
         rows: &[Row],
     ) -> Result<Wrote> {
         let method = if existing.is_some_and(|c| !c.deleted) { Method::Update } else { Method::Create };
         let seq = self.take_seq()?;
         match existing {
             Some(c) => {
-                self.insert_version(seq, c.rid, tid, version, method, Some(text))?;
+                self.insert_version(seq, c.rid, tid, version, method, Some(stored))?;
                 self.conn
                     .prepare_cached("UPDATE resources SET version = ?2, seq = ?3, ts = ?4, deleted = 0, hash = ?5 WHERE rid = ?1")?
                     .execute(params![c.rid, version, seq, self.ts, &hash[..]])?;
                 clear_index(self.conn, c.rid)?;
-                insert_rows(self.conn, c.rid, rows)?;
+                insert_rows(self.conn, self.systems, c.rid, rows)?;
             }
             None => {
                 // The seq is known before the version row is written, so the
@@ -123,25 +125,25 @@ impl<'a> SqliteTx<'a> {
                     )?
                     .execute(params![tid, id, version, seq, self.ts, &hash[..]])?;
                 let rid = self.conn.last_insert_rowid();
-                self.insert_version(seq, rid, tid, version, method, Some(text))?;
-                insert_rows(self.conn, rid, rows)?;
+                self.insert_version(seq, rid, tid, version, method, Some(stored))?;
+                insert_rows(self.conn, self.systems, rid, rows)?;
             }
         }
         Ok(Wrote { version, seq, method })
     }
 
-    /// Writes a resource given as a JSON value (stamped here).
-    fn write(&mut self, ty: &str, id: &str, existing: Option<&Current>, mut resource: Value, hash: [u8; 16]) -> Result<Stored> {
+    /// Writes a resource given as a JSON value.
+    fn write(&mut self, ty: &str, id: &str, existing: Option<&Current>, resource: Value) -> Result<Stored> {
         let tid = self.types.id(ty)?;
         let version = existing.map(|c| c.version + 1).unwrap_or(1);
-        stamp(&mut resource, id, version as u64, Instant(self.ts));
-        let body = serde_json::to_string(&resource).map_err(|e| Error::InvalidResource(e.to_string()))?;
+        let (layout, hash) = layout_and_hash(&resource, id)?;
+        let body = layout.text(version as u64, Instant(self.ts));
         let rows = match self.pre_extracted.take() {
             Some(rows) => rows,
             None => crate::index::extract(ty, &resource).0,
         };
         drop(resource);
-        let w = self.write_version(tid, id, existing, version, &hash, &body, &rows)?;
+        let w = self.write_version(tid, id, existing, version, &hash, &layout.pack()?, &rows)?;
         Ok(Stored {
             meta: VersionMeta {
                 resource_type: ty.to_string(),
@@ -225,7 +227,8 @@ fn opt(s: &Option<String>) -> &str {
 }
 
 /// Binds the values of one row (after `rid`) from parameter index `i`; returns the next index.
-fn bind_row(stmt: &mut rusqlite::Statement<'_>, mut i: usize, rid: i64, row: &Row) -> rusqlite::Result<usize> {
+/// `sid` is the id of the row's system (token and quantity rows).
+fn bind_row(stmt: &mut rusqlite::Statement<'_>, mut i: usize, rid: i64, row: &Row, sid: i64) -> rusqlite::Result<usize> {
     stmt.raw_bind_parameter(i, rid)?;
     i += 1;
     match row {
@@ -235,10 +238,10 @@ fn bind_row(stmt: &mut rusqlite::Statement<'_>, mut i: usize, rid: i64, row: &Ro
             stmt.raw_bind_parameter(i + 2, raw.as_str())?;
             Ok(i + 3)
         }
-        Row::Token { pid, system, code } => {
+        Row::Token { pid, code, .. } => {
             stmt.raw_bind_parameter(i, pid)?;
             stmt.raw_bind_parameter(i + 1, code.as_str())?;
-            stmt.raw_bind_parameter(i + 2, system.as_str())?;
+            stmt.raw_bind_parameter(i + 2, sid)?;
             Ok(i + 3)
         }
         Row::Date { pid, lo, hi } => {
@@ -252,10 +255,10 @@ fn bind_row(stmt: &mut rusqlite::Statement<'_>, mut i: usize, rid: i64, row: &Ro
             stmt.raw_bind_parameter(i + 1, value)?;
             Ok(i + 2)
         }
-        Row::Quantity { pid, value, system, code } => {
+        Row::Quantity { pid, value, code, .. } => {
             stmt.raw_bind_parameter(i, pid)?;
             stmt.raw_bind_parameter(i + 1, code.as_str())?;
-            stmt.raw_bind_parameter(i + 2, system.as_str())?;
+            stmt.raw_bind_parameter(i + 2, sid)?;
             stmt.raw_bind_parameter(i + 3, value)?;
             Ok(i + 4)
         }
@@ -278,22 +281,67 @@ fn bind_row(stmt: &mut rusqlite::Statement<'_>, mut i: usize, rid: i64, row: &Ro
 /// Writes index rows of a resource: one multi-row INSERT per table (in
 /// chunks of up to 16 rows), which costs far less than a statement per row.
 /// Values are bound in place (no copies); the SQL texts are built once.
-pub(crate) fn insert_rows(conn: &Connection, rid: i64, rows: &[Row]) -> Result<()> {
-    let mut per: [Vec<&Row>; 7] = Default::default();
+pub(crate) fn insert_rows(conn: &Connection, systems: &mut Systems, rid: i64, rows: &[Row]) -> Result<()> {
+    let mut per: [Vec<(&Row, i64)>; 7] = Default::default();
     for row in rows {
-        per[table_of(row)].push(row);
+        let sid = match row {
+            Row::Token { system, .. } | Row::Quantity { system, .. } => systems.id(conn, system)?,
+            _ => 0,
+        };
+        per[table_of(row)].push((row, sid));
     }
     for (t, rs) in per.iter().enumerate() {
         for chunk in rs.chunks(CHUNK) {
             let mut stmt = conn.prepare_cached(insert_sql(t, chunk.len()))?;
             let mut i = 1;
-            for row in chunk {
-                i = bind_row(&mut stmt, i, rid, row)?;
+            for (row, sid) in chunk {
+                i = bind_row(&mut stmt, i, rid, row, *sid)?;
             }
             stmt.raw_execute()?;
         }
     }
     Ok(())
+}
+
+/// Token and quantity system URLs ↔ their ids in `systems`, cached for the
+/// writer. Ids given out in a transaction that rolls back are forgotten.
+#[derive(Debug, Default)]
+pub(crate) struct Systems {
+    ids: HashMap<String, i64>,
+    /// URLs added since the last commit.
+    added: Vec<String>,
+}
+
+impl Systems {
+    pub(crate) fn load(conn: &Connection) -> Result<Systems> {
+        let mut stmt = conn.prepare("SELECT url, sid FROM systems")?;
+        let ids = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+        Ok(Systems { ids, added: Vec::new() })
+    }
+
+    /// The id of `url`, added to `systems` if new.
+    fn id(&mut self, conn: &Connection, url: &str) -> Result<i64> {
+        if let Some(&sid) = self.ids.get(url) {
+            return Ok(sid);
+        }
+        conn.prepare_cached("INSERT INTO systems (url) VALUES (?1)")?.execute([url])?;
+        let sid = conn.last_insert_rowid();
+        self.ids.insert(url.to_string(), sid);
+        self.added.push(url.to_string());
+        Ok(sid)
+    }
+
+    /// The transaction committed: its new ids stay.
+    pub(crate) fn committed(&mut self) {
+        self.added.clear();
+    }
+
+    /// The transaction rolled back: its new ids are gone from the database.
+    pub(crate) fn rolled_back(&mut self) {
+        for url in self.added.drain(..) {
+            self.ids.remove(&url);
+        }
+    }
 }
 
 impl StoreTx for SqliteTx<'_> {
@@ -304,8 +352,7 @@ impl StoreTx for SqliteTx<'_> {
     fn create(&mut self, resource_type: &str, resource: Value) -> Result<Stored> {
         check_object(&resource, resource_type)?;
         let id = uuid::Uuid::new_v4().to_string();
-        let hash = content_hash(&resource, &id)?;
-        self.write(resource_type, &id, None, resource, hash)
+        self.write(resource_type, &id, None, resource)
     }
 
     fn put(
@@ -333,7 +380,7 @@ impl StoreTx for SqliteTx<'_> {
             return Ok(PutOutcome { stored, created: false, unchanged: true });
         }
         let created = existing.as_ref().is_none_or(|c| c.deleted);
-        let stored = self.write(resource_type, id, existing.as_ref(), resource, hash)?;
+        let stored = self.write(resource_type, id, existing.as_ref(), resource)?;
         Ok(PutOutcome { stored, created, unchanged: false })
     }
 
@@ -363,8 +410,7 @@ impl StoreTx for SqliteTx<'_> {
             return Ok(Written { version: c.version as u64, created: false, unchanged: true });
         }
         let version = existing.as_ref().map(|c| c.version + 1).unwrap_or(1);
-        let text = p.body(version as u64, Instant(self.ts));
-        let w = self.write_version(tid, &p.id, existing.as_ref(), version, &p.hash, &text, &p.index)?;
+        let w = self.write_version(tid, &p.id, existing.as_ref(), version, &p.hash, &p.stored, &p.index)?;
         Ok(Written { version: w.version as u64, created: w.method == Method::Create, unchanged: false })
     }
 
