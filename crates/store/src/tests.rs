@@ -264,7 +264,7 @@ fn stored_bodies_are_compressed_and_old_text_bodies_still_read() {
         Ok(())
     })
     .expect("scan");
-    assert_eq!(scanned, [stored_text.clone()]);
+    assert_eq!(scanned, std::slice::from_ref(&stored_text));
     let q = crate::parse_conditions("Patient", &[("family".into(), "山田".into())]).expect("query");
     let mut found = Vec::new();
     s.transact(&mut |tx| {
