@@ -2,7 +2,8 @@
 //! and folders of them, SS-MIX2 standardized storages and UKE claims files
 //! (converted on the way in), streamed into the store in large transactions.
 //!
-//! The main thread reads and parses chunks of lines (in parallel with rayon),
+//! The main thread reads and parses chunks of lines (in parallel with rayon;
+//! a bulk load leaves the writer a core of its own),
 //! a writer thread commits each chunk in one transaction while the next is
 //! parsed. A bad line is rejected with its file and line number and the rest
 //! is kept; a killed import loses only the chunk being written.
@@ -156,6 +157,16 @@ fn to_item(v: Value, origin: (usize, u64)) -> Result<Item, String> {
     Ok(Item { rtype, payload, origin })
 }
 
+/// Threads that parse and prepare resources. A bulk load (an import that
+/// about doubles the store) is bound by the single SQLite writer, which needs
+/// a core of its own: the parse threads leave it one. Otherwise (a re-import
+/// of mostly unchanged resources) the writer does little and they use every
+/// core.
+fn parse_threads(bulk: bool) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if bulk { cores.saturating_sub(1).max(1) } else { cores }
+}
+
 /// `MEDTWIN_BENCH_NO_INDEX=1` (benchmarks only): write no search-index rows,
 /// to measure the import without them. The store is marked so that the next
 /// open rebuilds every index row, so searches never see the gap.
@@ -260,6 +271,11 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
     // per resource) defers the value indexes of the search tables and builds
     // them sorted at the end; re-importing the same files does not.
     let bulk = store.begin_bulk_load(total_bytes / 2000).context("preparing the store for a bulk import")?;
+    let parsers = rayon::ThreadPoolBuilder::new()
+        .num_threads(parse_threads(bulk))
+        .thread_name(|i| format!("import-parse-{i}"))
+        .build()
+        .context("starting the parse threads")?;
     // One chunk waits while one is written and one is parsed: memory stays flat.
     let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(1);
     let mut parse_rejects: Vec<Reject> = Vec::new();
@@ -345,13 +361,15 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
                             other => lines.push((line_no, other)),
                         }
                     }
-                    let parsed: Vec<Result<Item, Reject>> = lines
-                        .into_par_iter()
-                        .map(|(ln, text)| {
-                            let origin = (fi, ln);
-                            text.and_then(|t| parse_line(&t, origin)).map_err(|e| (origin, e))
-                        })
-                        .collect();
+                    let parsed: Vec<Result<Item, Reject>> = parsers.install(|| {
+                        lines
+                            .into_par_iter()
+                            .map(|(ln, text)| {
+                                let origin = (fi, ln);
+                                text.and_then(|t| parse_line(&t, origin)).map_err(|e| (origin, e))
+                            })
+                            .collect()
+                    });
                     let mut items = Vec::with_capacity(parsed.len());
                     for p in parsed {
                         match p {
