@@ -182,7 +182,8 @@ impl<'a> Members<'a> {
 }
 
 /// The content hash of a resource (see [`Members::hash`]).
-pub(crate) fn content_hash(resource: &Value, id: &str) -> Result<[u8; 16]> {
+#[cfg(test)]
+fn content_hash(resource: &Value, id: &str) -> Result<[u8; 16]> {
     match resource {
         Value::Object(obj) => Ok(Members::of(obj)?.hash(id)),
         _ => Err(Error::InvalidResource("not a FHIR resource object".into())),

@@ -10,7 +10,8 @@
 use super::{TypeIds, read_current};
 use crate::index::Row;
 use crate::model::{Method, PutOutcome, Stored, VersionMeta, Written};
-use crate::prepare::{Prepared, check_object, content_hash, layout_and_hash};
+use crate::body::Layout;
+use crate::prepare::{Prepared, check_object, layout_and_hash};
 use crate::search::Condition;
 use crate::{Error, Instant, Result, StoreTx};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -132,11 +133,11 @@ impl<'a> SqliteTx<'a> {
         Ok(Wrote { version, seq, method })
     }
 
-    /// Writes a resource given as a JSON value.
-    fn write(&mut self, ty: &str, id: &str, existing: Option<&Current>, resource: Value) -> Result<Stored> {
+    /// Writes a resource given as a JSON value, with its stored layout and
+    /// content hash ([`layout_and_hash`]).
+    fn write(&mut self, ty: &str, id: &str, existing: Option<&Current>, resource: Value, (layout, hash): (Layout, [u8; 16])) -> Result<Stored> {
         let tid = self.types.id(ty)?;
         let version = existing.map(|c| c.version + 1).unwrap_or(1);
-        let (layout, hash) = layout_and_hash(&resource, id)?;
         let body = layout.text(version as u64, Instant(self.ts));
         let rows = match self.pre_extracted.take() {
             Some(rows) => rows,
@@ -352,7 +353,8 @@ impl StoreTx for SqliteTx<'_> {
     fn create(&mut self, resource_type: &str, resource: Value) -> Result<Stored> {
         check_object(&resource, resource_type)?;
         let id = uuid::Uuid::new_v4().to_string();
-        self.write(resource_type, &id, None, resource)
+        let layout = layout_and_hash(&resource, &id)?;
+        self.write(resource_type, &id, None, resource, layout)
     }
 
     fn put(
@@ -369,18 +371,18 @@ impl StoreTx for SqliteTx<'_> {
         }
         let tid = self.types.id(resource_type)?;
         let existing = self.current_matching(resource_type, tid, id, if_match)?;
-        let hash = content_hash(&resource, id)?;
+        let layout = layout_and_hash(&resource, id)?;
         if let Some(c) = &existing
             && skip_unchanged
             && !c.deleted
-            && c.hash == hash
+            && c.hash == layout.1
         {
             let stored = read_current(self.conn, self.types, resource_type, id)?
                 .ok_or_else(|| Error::Corrupt(format!("{resource_type}/{id} has no current version")))?;
             return Ok(PutOutcome { stored, created: false, unchanged: true });
         }
         let created = existing.as_ref().is_none_or(|c| c.deleted);
-        let stored = self.write(resource_type, id, existing.as_ref(), resource)?;
+        let stored = self.write(resource_type, id, existing.as_ref(), resource, layout)?;
         Ok(PutOutcome { stored, created, unchanged: false })
     }
 
