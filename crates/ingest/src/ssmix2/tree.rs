@@ -41,6 +41,17 @@ fn join(prefix: &str, name: &[u8]) -> String {
     if prefix.is_empty() { name.into_owned() } else { format!("{prefix}/{name}") }
 }
 
+/// The files and problems of a folder's entries (in entry order), after the
+/// problems of the folder itself.
+fn gather(parts: Vec<(Vec<Found>, Vec<Entry>)>, mut problems: Vec<Entry>) -> (Vec<Found>, Vec<Entry>) {
+    let mut files = Vec::new();
+    for (f, e) in parts {
+        files.extend(f);
+        problems.extend(e);
+    }
+    (files, problems)
+}
+
 /// An opened storage root.
 pub(crate) struct Tree {
     root: PathBuf,
@@ -132,12 +143,7 @@ mod imp {
                     }
                 })
                 .collect();
-            let mut files = Vec::new();
-            for (f, e) in parts {
-                files.extend(f);
-                problems.extend(e);
-            }
-            (files, problems)
+            gather(parts, problems)
         }
 
         /// Reads the file at `rel` (a path from [`Tree::files`]).
@@ -201,12 +207,7 @@ mod imp {
                     }
                 })
                 .collect();
-            let mut files = Vec::new();
-            for (f, e) in parts {
-                files.extend(f);
-                problems.extend(e);
-            }
-            (files, problems)
+            gather(parts, problems)
         }
 
         /// Reads the file at `rel` (a path from [`Tree::files`]).
