@@ -1,15 +1,87 @@
 #!/usr/bin/env bash
-# Search benchmark: builds in release, loads PATIENTS synthetic patients
-# (each with OBS Observations) with every search index, and prints counting
-# speed, p50/p99 latency at concurrency 8 with throughput, cursor paging speed,
-# index size per resource and the SQLite query plans of the slowest searches.
+# Search benchmark: loads PATIENTS synthetic patients (each with OBS
+# Observations) with every search index, then measures in process (counting,
+# latency, cursor paging, query plans; `crates/store/examples/search_bench.rs`)
+# and through `medtwin serve` on loopback (latency and throughput at
+# concurrency 8 with the load tool oha, counting, and paging through every
+# match by following `next` links; `over_http.py`).
 #
-# Usage: bench/search/run.sh [PATIENTS=2000] [OBS=50] [DIR]
-# The issue's target scale is PATIENTS=100000 OBS=100 (about 10 million resources).
+# Usage: bench/search/run.sh [PATIENTS=2000] [OBS=50] [DIR] [--reuse] [--no-http] [--duration 10s] [--no-build]
+#   DIR         where the database is built (default $TMPDIR/medtwin-search-bench)
+#   --reuse     keep the database already in DIR (built by an earlier run with
+#               the same PATIENTS and OBS) and only measure the searches
+#   --no-http   skip the server measurements
+#   --duration  length of each oha scenario (default 10s)
+#   --no-build  use the existing release builds (or $MEDTWIN_BIN for the server)
+#
+# The issue's target scale is PATIENTS=100000 OBS=100 (about 10 million
+# resources, about 13 GB of database). It needs cargo, python3 (standard
+# library) and oha (installed with `cargo install oha --version 1.16.0 --locked`
+# if it is not on PATH). Only 127.0.0.1 is contacted; the server is stopped on exit.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-PATIENTS="${1:-2000}"
-OBS="${2:-50}"
-DIR="${3:-${TMPDIR:-/tmp}/medtwin-search-bench}"
-cargo build --release -q -p medtwin-store --example search_bench
-exec target/release/examples/search_bench "$PATIENTS" "$OBS" "$DIR"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+pos=()
+reuse=0
+http=1
+duration=10s
+build=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --reuse) reuse=1; shift ;;
+        --no-http) http=0; shift ;;
+        --duration) duration="$2"; shift 2 ;;
+        --no-build) build=0; shift ;;
+        -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+        -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+        *) pos+=("$1"); shift ;;
+    esac
+done
+PATIENTS="${pos[0]:-2000}"
+OBS="${pos[1]:-50}"
+DIR="${pos[2]:-${TMPDIR:-/tmp}/medtwin-search-bench}"
+target="${CARGO_TARGET_DIR:-$root/target}"
+bin="${MEDTWIN_BIN:-$target/release/medtwin}"
+
+if [ "$build" = 1 ]; then
+    (cd "$root" && cargo build --release -q -p medtwin-store --example search_bench)
+    if [ "$http" = 1 ] && [ -z "${MEDTWIN_BIN:-}" ]; then
+        (cd "$root" && cargo build --release -q -p medtwin-cli)
+    fi
+fi
+
+echo "== in process ($(uptime | sed 's/.*load/load/'))"
+MEDTWIN_BENCH_REUSE="$reuse" "$target/release/examples/search_bench" "$PATIENTS" "$OBS" "$DIR"
+[ "$http" = 1 ] || exit 0
+
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+if ! command -v oha >/dev/null; then
+    echo "run.sh: installing the load generator: cargo install oha --version 1.16.0 --locked (a few minutes, once)" >&2
+    cargo install oha --version 1.16.0 --locked
+fi
+[ -x "$bin" ] || { echo "run.sh: $bin not found (build with: cargo build --release -p medtwin-cli)" >&2; exit 1; }
+
+log="$(mktemp "${TMPDIR:-/tmp}/medtwin-search-serve.XXXXXX")"
+server_pid=""
+cleanup() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -f "$log"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== through medtwin serve (loopback, oha $(oha --version | awk '{print $2}'))"
+"$bin" serve --data "$DIR" --sync normal --addr 127.0.0.1:0 2>"$log" &
+server_pid=$!
+addr=""
+for _ in $(seq 1 600); do
+    addr=$(sed -n 's|^medtwin: FHIR API at http://\([0-9.:]*\)/fhir.*|\1|p' "$log" | head -1)
+    [ -n "$addr" ] && break
+    kill -0 "$server_pid" 2>/dev/null || { echo "run.sh: the server exited:" >&2; cat "$log" >&2; exit 1; }
+    sleep 0.2
+done
+[ -n "$addr" ] || { echo "run.sh: the server did not report its address:" >&2; cat "$log" >&2; exit 1; }
+case "$addr" in 127.0.0.1:*) ;; *) echo "run.sh: refusing to load a non-loopback address $addr" >&2; exit 1 ;; esac
+python3 "$root/bench/search/over_http.py" "http://$addr/fhir" "$PATIENTS" "$OBS" --duration "$duration" --server-pid "$server_pid"

@@ -2,12 +2,13 @@
 //! `_since` and keyset paging (`_cursor` is the sequence number of the last
 //! entry of the previous page).
 
+use crate::bundle_json::{BundleWriter, EntryResource};
 use crate::fhir_http::{base_url, check_accept, check_type, json_response, query_pairs};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::json;
 use store::{HistoryQuery, Instant};
 
 pub(crate) async fn system_history(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
@@ -93,33 +94,27 @@ async fn history(
         }
         format!("{path}?{}", ser.finish())
     };
-    let mut links = vec![json!({"relation": "self", "url": link(q.before_seq)})];
+    let mut links = vec![("self", link(q.before_seq))];
     if let Some(n) = page.next_before_seq {
-        links.push(json!({"relation": "next", "url": link(Some(n))}));
+        links.push(("next", link(Some(n))));
     }
-    let mut entries = Vec::with_capacity(page.entries.len());
+    let bytes: usize = page.entries.iter().map(|e| e.body.as_ref().map_or(0, |b| b.len() + 300)).sum();
+    let mut out = BundleWriter::new("history", Some(page.total), &links, bytes + 1024);
     for e in &page.entries {
         let m = &e.meta;
-        let mut entry = json!({"fullUrl": format!("{base}/{}/{}", m.resource_type, m.id)});
-        if let Some(b) = &e.body {
-            let r: Value = serde_json::from_str(b).map_err(|e| ApiError::internal(format!("stored JSON unreadable: {e}")))?;
-            entry["resource"] = r;
-        }
         let (url, status) = match m.method {
             store::Method::Create => (m.resource_type.clone(), "201 Created"),
             store::Method::Update => (format!("{}/{}", m.resource_type, m.id), "200 OK"),
             store::Method::Delete => (format!("{}/{}", m.resource_type, m.id), "204 No Content"),
         };
-        entry["request"] = json!({"method": m.method.http_verb(), "url": url});
-        entry["response"] = json!({"status": status, "etag": m.etag(), "lastModified": m.last_updated.to_fhir()});
-        entries.push(entry);
+        out.entry(
+            Some(&format!("{base}/{}/{}", m.resource_type, m.id)),
+            e.body.as_deref().map(EntryResource::Text),
+            &[
+                ("request", json!({"method": m.method.http_verb(), "url": url})),
+                ("response", json!({"status": status, "etag": m.etag(), "lastModified": m.last_updated.to_fhir()})),
+            ],
+        );
     }
-    let bundle = json!({
-        "resourceType": "Bundle",
-        "type": "history",
-        "total": page.total,
-        "link": links,
-        "entry": entries,
-    });
-    Ok(json_response(StatusCode::OK, serde_json::to_vec(&bundle).map_err(|e| ApiError::internal(e.to_string()))?))
+    Ok(json_response(StatusCode::OK, out.finish()))
 }

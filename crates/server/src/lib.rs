@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod bundle;
+mod bundle_json;
 mod capability;
 mod error;
 mod fhir_http;

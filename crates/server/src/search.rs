@@ -4,6 +4,7 @@
 //! `_include`, `_revinclude`), keyset paging links, and the lenient/strict
 //! handling of parameters the server does not support.
 
+use crate::bundle_json::{BundleWriter, EntryResource};
 use crate::fhir_http::{base_url, check_accept, check_type, json_response, prefer, query_pairs};
 use crate::{ApiError, AppState};
 use axum::body::Body;
@@ -327,24 +328,30 @@ async fn search(state: AppState, scope: Scope, headers: HeaderMap, pairs: Vec<(S
         let q = ser.finish();
         if q.is_empty() { path.clone() } else { format!("{path}?{q}") }
     };
-    let mut links = vec![json!({"relation": "self", "url": encode(parsed.query.cursor.as_deref())})];
+    let mut links = vec![("self", encode(parsed.query.cursor.as_deref()))];
     if let Some(n) = &result.next_cursor {
-        links.push(json!({"relation": "next", "url": encode(Some(n))}));
+        links.push(("next", encode(Some(n))));
     }
     if let Some(p) = &result.prev_cursor {
-        links.push(json!({"relation": "previous", "url": encode(Some(p))}));
+        links.push(("previous", encode(Some(p))));
     }
-    let mut entries: Vec<Value> = Vec::with_capacity(result.entries.len() + result.included.len() + 1);
+    let _ = parsed.explicit_total;
+    let bytes: usize = result.entries.iter().chain(&result.included).map(|e| e.body.as_ref().map_or(0, |b| b.len() + 200)).sum();
+    let mut out = BundleWriter::new("searchset", result.total, &links, bytes + 1024);
+    // Stored text goes out as is unless `_summary`/`_elements` reshape it.
+    let reshape = parsed.summary != Summary::False || parsed.elements.is_some();
     for (mode, list) in [("match", &result.entries), ("include", &result.included)] {
+        let search = [("search", json!({"mode": mode}))];
         for e in list {
             let Some(body) = &e.body else { continue };
-            let resource: Value = serde_json::from_str(body).map_err(|e| ApiError::internal(format!("stored JSON unreadable: {e}")))?;
-            let resource = shape(resource, parsed.summary, parsed.elements.as_deref());
-            entries.push(json!({
-                "fullUrl": format!("{base}/{}/{}", e.meta.resource_type, e.meta.id),
-                "resource": resource,
-                "search": {"mode": mode}
-            }));
+            let full_url = format!("{base}/{}/{}", e.meta.resource_type, e.meta.id);
+            if reshape {
+                let resource: Value = serde_json::from_str(body).map_err(|e| ApiError::internal(format!("stored JSON unreadable: {e}")))?;
+                let resource = shape(resource, parsed.summary, parsed.elements.as_deref());
+                out.entry(Some(&full_url), Some(EntryResource::Tree(&resource)), &search);
+            } else {
+                out.entry(Some(&full_url), Some(EntryResource::Text(body)), &search);
+            }
         }
     }
     if !parsed.ignored.is_empty() {
@@ -353,18 +360,9 @@ async fn search(state: AppState, scope: Scope, headers: HeaderMap, pairs: Vec<(S
             .iter()
             .map(|p| Issue::warning(IssueCode::NotSupported, format!("search parameter '{p}' is not supported and was ignored"), None))
             .collect();
-        entries.push(json!({"resource": crate::outcome(&issues), "search": {"mode": "outcome"}}));
+        out.entry(None, Some(EntryResource::Tree(&crate::outcome(&issues))), &[("search", json!({"mode": "outcome"}))]);
     }
-    let mut bundle = json!({"resourceType": "Bundle", "type": "searchset"});
-    if let Some(t) = result.total {
-        bundle["total"] = json!(t);
-    }
-    let _ = parsed.explicit_total;
-    bundle["link"] = json!(links);
-    if !entries.is_empty() {
-        bundle["entry"] = json!(entries);
-    }
-    Ok(json_response(StatusCode::OK, serde_json::to_vec(&bundle).map_err(|e| ApiError::internal(e.to_string()))?))
+    Ok(json_response(StatusCode::OK, out.finish()))
 }
 
 /// The top-level elements `_summary=true` keeps for a type: the ones its
@@ -479,17 +477,17 @@ async fn everything(state: AppState, id: String, headers: HeaderMap, pairs: Vec<
             Ok((out, truncated))
         })
         .await?;
-    let mut list: Vec<Value> = Vec::with_capacity(entries.len() + 1);
+    let links = [("self", format!("{base}/Patient/{id}/$everything"))];
+    let bytes: usize = entries.iter().map(|e| e.body.as_ref().map_or(0, |b| b.len() + 200)).sum();
+    let mut out = BundleWriter::new("searchset", Some(entries.len() as u64), &links, bytes + 1024);
+    let search = [("search", json!({"mode": "match"}))];
     for e in &entries {
         let Some(body) = &e.body else { continue };
-        let resource: Value = serde_json::from_str(body).map_err(|e| ApiError::internal(format!("stored JSON unreadable: {e}")))?;
-        list.push(json!({"fullUrl": format!("{base}/{}/{}", e.meta.resource_type, e.meta.id), "resource": resource, "search": {"mode": "match"}}));
+        out.entry(Some(&format!("{base}/{}/{}", e.meta.resource_type, e.meta.id)), Some(EntryResource::Text(body)), &search);
     }
     if truncated {
         let issue = Issue::warning(IssueCode::TooCostly, format!("$everything stopped after {limit} resources"), None);
-        list.push(json!({"resource": crate::outcome(&[issue]), "search": {"mode": "outcome"}}));
+        out.entry(None, Some(EntryResource::Tree(&crate::outcome(&[issue]))), &[("search", json!({"mode": "outcome"}))]);
     }
-    let bundle = json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(),
-        "link": [{"relation": "self", "url": format!("{base}/Patient/{id}/$everything")}], "entry": list});
-    Ok(json_response(StatusCode::OK, serde_json::to_vec(&bundle).map_err(|e| ApiError::internal(e.to_string()))?))
+    Ok(json_response(StatusCode::OK, out.finish()))
 }

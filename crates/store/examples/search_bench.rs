@@ -4,7 +4,9 @@
 //! throughput, index size per resource and the SQLite plans of the slowest
 //! searches.
 //!
-//! Arguments: `PATIENTS [OBS_PER_PATIENT] [DIR]`.
+//! Arguments: `PATIENTS [OBS_PER_PATIENT] [DIR]`. With `MEDTWIN_BENCH_REUSE=1`
+//! and a database already in `DIR` (from an earlier run with the same
+//! arguments), the load is skipped and only the searches are measured.
 
 use serde_json::json;
 use std::sync::Arc;
@@ -26,10 +28,23 @@ fn main() {
     let patients: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2000);
     let per: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(50);
     let dir = args.get(3).map(std::path::PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("medtwin-search-bench"));
-    let _ = std::fs::remove_dir_all(&dir);
+    let reuse = std::env::var("MEDTWIN_BENCH_REUSE").is_ok_and(|v| v == "1") && dir.join("medtwin.db").exists();
+    if !reuse {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     let store = Arc::new(
         SqliteStore::open(&dir, SqliteOptions { synchronous: Synchronous::Normal, cache_mib: 256 }).expect("open store"),
     );
+    if reuse {
+        println!("reusing the database in {} (MEDTWIN_BENCH_REUSE=1): load not measured", dir.display());
+    } else {
+        load(&store, &dir, patients, per);
+    }
+    search(&store, patients);
+}
+
+/// Loads the synthetic population with every search index and prints the load figures.
+fn load(store: &SqliteStore, dir: &std::path::Path, patients: u64, per: u64) {
 
     // Load (a bulk load: the value indexes are built at the end).
     let started = Clock::now();
@@ -113,7 +128,10 @@ fn main() {
     if let Some(idx) = store.index_bytes().ok().flatten() {
         println!("search index {:.1} MiB, {:.0} bytes per resource", idx as f64 / 1048576.0, idx as f64 / total as f64);
     }
+}
 
+/// Counting, latency at concurrency 8, cursor paging and query plans.
+fn search(store: &Arc<SqliteStore>, patients: u64) {
     let q = |rt: &str, params: &[(&str, &str)]| SearchQuery {
         resource_types: vec![rt.into()],
         conditions: vec![params.iter().map(|(k, v)| parse_condition(rt, k, v).expect("parse")).collect()],
@@ -132,7 +150,7 @@ fn main() {
     let dt = t0.elapsed().as_secs_f64();
     println!("Observation?code=X&_summary=count: {n} matches in {:.1} ms = {:.2} M resources counted/s", dt * 1e3, n as f64 / dt / 1e6);
 
-    // 2. Latency at concurrency 8.
+    // 2. Latency.
     type Workload = Box<dyn Fn(u64) -> SearchQuery + Send + Sync>;
     let workloads: Vec<(&str, Workload)> = vec![
         ("Observation?subject=Patient/N&code=X&date=ge2020", Box::new(move |i| {
@@ -154,35 +172,48 @@ fn main() {
             q("Patient", &[("family", &fam), ("gender", "male")])
         })),
     ];
+    // In process (no HTTP; `run.sh` measures the same searches through the
+    // server with a load tool): each thread first runs a few searches so
+    // that connection set-up and statement preparation are not timed.
     for (name, make) in &workloads {
         let make = Arc::new(make);
-        let per_thread = 250u64;
-        let t0 = Clock::now();
-        let lat: Vec<f64> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..8u64)
-                .map(|th| {
-                    let store = store.clone();
-                    let make = make.clone();
-                    s.spawn(move || {
-                        let mut v = Vec::new();
-                        for k in 0..per_thread {
-                            let query = make(th * 7919 + k * 104729);
-                            let t = Clock::now();
-                            let r = store.search(&query).expect("search");
-                            std::hint::black_box(r.entries.len());
-                            v.push(t.elapsed().as_secs_f64() * 1e3);
-                        }
-                        v
+        for threads in [1u64, 8] {
+            let per_thread = 2000 / threads;
+            let t0 = Clock::now();
+            let lat: Vec<f64> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..threads)
+                    .map(|th| {
+                        let store = store.clone();
+                        let make = make.clone();
+                        s.spawn(move || {
+                            for k in 0..20 {
+                                std::hint::black_box(store.search(&make(th * 31 + k * 7)).expect("warm-up").entries.len());
+                            }
+                            let mut v = Vec::new();
+                            for k in 0..per_thread {
+                                let query = make(th * 7919 + k * 104729);
+                                let t = Clock::now();
+                                let r = store.search(&query).expect("search");
+                                std::hint::black_box(r.entries.len());
+                                v.push(t.elapsed().as_secs_f64() * 1e3);
+                            }
+                            v
+                        })
                     })
-                })
-                .collect();
-            hs.into_iter().flat_map(|h| h.join().expect("thread")).collect()
-        });
-        let wall = t0.elapsed().as_secs_f64();
-        let mut lat = lat;
-        lat.sort_by(|a, b| a.total_cmp(b));
-        let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-        println!("{name}: p50 {:.2} ms, p99 {:.2} ms, {:.0} searches/s at concurrency 8", pct(0.5), pct(0.99), lat.len() as f64 / wall);
+                    .collect();
+                hs.into_iter().flat_map(|h| h.join().expect("thread")).collect()
+            });
+            let wall = t0.elapsed().as_secs_f64();
+            let mut lat = lat;
+            lat.sort_by(|a, b| a.total_cmp(b));
+            let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+            println!(
+                "{name}: in process, {threads} thread(s): p50 {:.2} ms, p99 {:.2} ms, {:.0} searches/s",
+                pct(0.5),
+                pct(0.99),
+                lat.len() as f64 / wall
+            );
+        }
     }
 
     // 3. Paging through every Observation with one code.
