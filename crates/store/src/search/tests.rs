@@ -635,3 +635,21 @@ fn token_systems_survive_rollbacks() {
     assert_eq!(ids(&s, "Observation", "code=|nosys"), ["o0"]);
     assert_eq!(ids(&s, "Observation", "code=urn:unknown|a"), Vec::<String>::new());
 }
+
+/// Plans never depend on bound values (the store enables SQLite's query
+/// planner stability), so a search by absolute reference URL must still find
+/// the partial url index through the predicate's text.
+#[test]
+fn absolute_reference_searches_use_the_url_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = SqliteStore::open(dir.path(), crate::SqliteOptions::default()).expect("open");
+    let obs = |id: &str, subject: &str| json!({"resourceType": "Observation", "id": id, "status": "final",
+        "code": {"text": "x"}, "subject": {"reference": subject}});
+    put_prepared_all(&s, &[obs("a", "http://other.example/fhir/Patient/9"), obs("b", "Patient/9"), obs("c", "http://other.example/fhir/Patient/8")]);
+    assert_eq!(ids(&s, "Observation", "subject=http://other.example/fhir/Patient/9"), ["a"]);
+    assert_eq!(ids(&s, "Observation", "subject=http://other.example/fhir/Patient/8"), ["c"]);
+    assert_eq!(ids(&s, "Observation", "subject=Patient/9"), ["b"]);
+    let conds = parse_conditions("Observation", &pairs("subject=http://other.example/fhir/Patient/9")).expect("parse");
+    let plan = s.explain("Observation", &conds).expect("plan");
+    assert!(plan.contains("sp_reference_u"), "{plan}");
+}

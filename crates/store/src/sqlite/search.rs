@@ -219,8 +219,11 @@ fn token_alt(sql: &mut Sql, a: &str, t: &TokenValue) {
 
 fn ref_alt(sql: &mut Sql, a: &str, r: &RefValue) {
     if let Some(u) = &r.url {
-        sql.push(&format!("{a}.url = "));
+        // The repeated `!= ''` lets the planner use the partial index on
+        // url without looking at the bound value (plans do not, see schema).
+        sql.push(&format!("({a}.url = "));
         sql.text_arg(u);
+        sql.push(&format!(" AND {a}.url != '')"));
         return;
     }
     sql.push("(");
