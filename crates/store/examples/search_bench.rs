@@ -243,6 +243,7 @@ fn search(store: &Arc<SqliteStore>, patients: u64) {
         ("count", "Observation", vec![("code", "http://loinc.org|2345-7")]),
         ("patient-centric", "Observation", vec![("subject", "Patient/p1"), ("code", "http://loinc.org|2345-7"), ("date", "ge2020")]),
         ("chain", "Observation", vec![("subject:Patient.identifier", "urn:oid:1.2.392.100495.20.3.51.1|00000001"), ("code", "2345-7")]),
+        ("string+token", "Patient", vec![("family", "yamada12"), ("gender", "male")]),
     ] {
         let conds: Vec<_> = params.iter().map(|(k, v)| parse_condition(rt, k, v).expect("parse")).collect();
         println!("--- plan ({name}) ---\n{}", store.explain(rt, &conds).expect("explain"));

@@ -78,6 +78,10 @@ pub struct ParamInfo {
     components: Vec<(SearchParamType, fhirpath::Expr)>,
     /// Why the parameter cannot be indexed, if it cannot.
     pub unsupported: Option<String>,
+    /// A token over elements of type `code` or `boolean` only (`gender`,
+    /// `status`, `active`): few distinct values, so a search narrows little
+    /// by it and should not be driven by it when a better condition exists.
+    pub coarse: bool,
 }
 
 #[derive(Debug)]
@@ -134,7 +138,9 @@ impl Catalog {
                         }
                     }
                 }
+                let coarse = def.kind == SearchParamType::Token && coarse_token(t, def);
                 params.push(ParamInfo {
+                    coarse,
                     components,
                     pid: idx as i64 + 1,
                     resource_type: t.to_string(),
@@ -166,6 +172,11 @@ impl Catalog {
     /// All parameters of a type, sorted by code.
     pub fn for_type(&self, resource_type: &str) -> Vec<&ParamInfo> {
         self.sorted.get(resource_type).into_iter().flatten().map(|&i| &self.params[i]).collect()
+    }
+
+    /// The parameter with integer id `pid`.
+    pub fn by_pid(&self, pid: i64) -> Option<&ParamInfo> {
+        usize::try_from(pid - 1).ok().and_then(|i| self.params.get(i))
     }
 
     /// Every parameter.
@@ -230,6 +241,31 @@ fn as_to_of_type(src: &str) -> String {
         out = format!("{}.ofType({ty}){}", &out[..i], &rest[end..]);
     }
     out
+}
+
+/// Whether every branch of `def` for type `t` is a plain `T.element` path to
+/// an element of type `code` or `boolean` (see [`ParamInfo::coarse`]).
+fn coarse_token(t: &str, def: &SearchParamDef) -> bool {
+    let types = fhir::definitions::r4();
+    let mut any = false;
+    for part in split_union(&def.expression) {
+        let (head, rest) = leading_ident(part);
+        if head != t {
+            if types.resource_types().iter().any(|x| x == head) {
+                continue; // a branch for another type
+            }
+            return false;
+        }
+        let Some(name) = rest.strip_prefix('.') else { return false };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return false;
+        }
+        match types.element(&format!("{t}.{name}")) {
+            Some(e) if !e.types.is_empty() && e.types.iter().all(|ty| ty == "code" || ty == "boolean") => any = true,
+            _ => return false,
+        }
+    }
+    any
 }
 
 fn compile_branches(t: &str, def: &SearchParamDef) -> (Vec<Branch>, Option<String>) {

@@ -85,3 +85,20 @@ fn every_expression_runs_on_an_empty_resource() {
         assert!(failed.is_empty(), "{t}: {failed:?}");
     }
 }
+
+/// Tokens over `code`/`boolean` elements are marked coarse (few values);
+/// tokens over codings and identifiers are not.
+#[test]
+fn coarse_tokens() {
+    let c = catalog();
+    let coarse = |t: &str, code: &str| c.get(t, code).unwrap_or_else(|| panic!("{t}.{code}")).coarse;
+    assert!(coarse("Patient", "gender"));
+    assert!(coarse("Patient", "active"));
+    assert!(coarse("Observation", "status"));
+    assert!(!coarse("Observation", "code"));
+    assert!(!coarse("Patient", "identifier"));
+    assert!(!coarse("Condition", "clinical-status"));
+    assert!(!coarse("Patient", "family"));
+    let p = c.get("Patient", "gender").expect("gender");
+    assert_eq!(c.by_pid(p.pid).map(|q| q.code.as_str()), Some("gender"));
+}

@@ -653,3 +653,16 @@ fn absolute_reference_searches_use_the_url_index() {
     let plan = s.explain("Observation", &conds).expect("plan");
     assert!(plan.contains("sp_reference_u"), "{plan}");
 }
+
+/// A coarse token (`gender`) never drives a search that has a better
+/// condition: the name prefix does, and the token is checked per match.
+#[test]
+fn coarse_tokens_do_not_drive() {
+    let s = SqliteStore::open_in_memory().expect("open");
+    let pat = |id: &str, family: &str, gender: &str| json!({"resourceType": "Patient", "id": id, "gender": gender, "name": [{"family": family}]});
+    put_prepared_all(&s, &[pat("a", "Yamada", "male"), pat("b", "Yamada", "female"), pat("c", "Sato", "male")]);
+    assert_eq!(ids(&s, "Patient", "family=yama&gender=male"), ["a"]);
+    assert_eq!(ids(&s, "Patient", "gender=male"), ["a", "c"]);
+    let plan = s.explain("Patient", &parse_conditions("Patient", &pairs("gender=male&family=yama")).expect("parse")).expect("plan");
+    assert!(plan.starts_with("SELECT d.rid AS rid FROM sp_string d"), "{plan}");
+}

@@ -61,8 +61,11 @@ fn leaf(test: &Test) -> Option<(&'static str, Vec<i64>)> {
 /// How selective a leaf is likely to be (lower is better), to pick the driver.
 fn selectivity(test: &Test) -> Option<u32> {
     leaf(test)?;
+    let coarse = |pid: &i64| crate::index::catalog().by_pid(*pid).is_some_and(|p| p.coarse);
     Some(match test {
         Test::Reference { values, .. } if values.iter().all(|v| v.id.is_some() || v.url.is_some()) => 1,
+        // `gender=male` matches half of all patients: anything else drives.
+        Test::Token { pid, .. } if coarse(pid) => 8,
         Test::Token { values, .. } if values.iter().all(|v| v.code.is_some() && v.system.is_some()) => 2,
         Test::Token { values, .. } if values.iter().all(|v| v.code.is_some()) => 3,
         Test::String { mode: StrMode::Exact, .. } | Test::Uri { mode: UriMode::Eq, .. } => 4,
