@@ -137,7 +137,17 @@ impl SqliteStore {
                 c
             }
         };
-        let out = f(&conn);
+        // One read transaction: every statement of the call (a page, its
+        // count, its includes) sees the same snapshot, and the WAL read lock
+        // is taken once instead of once per statement.
+        let out = match conn.unchecked_transaction() {
+            Ok(tx) => {
+                let out = f(&tx);
+                drop(tx); // read-only: rolling back ends the snapshot
+                out
+            }
+            Err(e) => Err(e.into()),
+        };
         let mut pool = lock(&self.readers);
         if pool.len() < 16 {
             pool.push(conn);
