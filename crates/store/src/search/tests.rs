@@ -666,3 +666,17 @@ fn coarse_tokens_do_not_drive() {
     let plan = s.explain("Patient", &parse_conditions("Patient", &pairs("gender=male&family=yama")).expect("parse")).expect("plan");
     assert!(plan.starts_with("SELECT d.rid AS rid FROM sp_string d"), "{plan}");
 }
+
+/// A search driven by an index still applies `_lastUpdated` and `_id`,
+/// which read the resources row (the only conditions that join it).
+#[test]
+fn driven_searches_apply_resource_row_conditions() {
+    let s = SqliteStore::open_in_memory().expect("open");
+    let obs = |id: &str| json!({"resourceType": "Observation", "id": id, "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]}, "subject": {"reference": "Patient/p"}});
+    put_prepared_all(&s, &[obs("a"), obs("b")]);
+    assert_eq!(ids(&s, "Observation", "code=2345-7&_lastUpdated=gt2000-01-01"), ["a", "b"]);
+    assert!(ids(&s, "Observation", "code=2345-7&_lastUpdated=lt2000-01-01").is_empty());
+    assert_eq!(ids(&s, "Observation", "subject=Patient/p&_id=b"), ["b"]);
+    assert_eq!(ids(&s, "Observation", "subject=Patient/p&code=2345-7"), ["a", "b"]);
+}

@@ -544,7 +544,10 @@ fn base_query(rt: &str, tid: i64, conds: &[Condition], types: &TypeIds, extra_co
         Some(di) => {
             let d = &conds[di];
             let others: Vec<&Condition> = conds.iter().enumerate().filter(|(i, _)| *i != di).map(|(_, c)| c).collect();
-            let join_r = need_r || !others.is_empty();
+            // Only `_id`, `_lastUpdated` and `_has` read the resources row;
+            // other conditions are index lookups by rid (a deleted resource
+            // has no index rows, so the driver never yields one).
+            let join_r = need_r || others.iter().any(|c| matches!(c.test, Test::Id(_) | Test::LastUpdated(_) | Test::Has { .. }));
             let table = match &d.test {
                 Test::Chain { .. } => "sp_reference",
                 t => leaf(t).ok_or_else(|| Error::Internal("driver is not a leaf".into()))?.0,
