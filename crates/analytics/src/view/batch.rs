@@ -54,73 +54,147 @@ impl ViewDefinition {
 
     /// Converts rows (as yielded by [`ViewDefinition::rows`]) into a record batch.
     pub fn to_batch(&self, rows: &[Row]) -> Result<RecordBatch> {
-        let schema = self.schema();
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
-        for (j, c) in self.columns.iter().enumerate() {
-            let cells = rows.iter().map(|r| &r[j]);
-            arrays.push(if c.collection { list_array(c.kind, cells) } else { scalar_array(c.kind, cells) });
+        let mut b = Builders::new(self);
+        for r in rows {
+            b.append_row(r);
         }
-        Ok(RecordBatch::try_new(schema, arrays)?)
+        b.finish(self)
     }
 }
 
-fn scalar_array<'a>(kind: ValueKind, cells: impl ExactSizeIterator<Item = &'a Cell>) -> ArrayRef {
-    let n = cells.len();
-    match kind {
-        ValueKind::Boolean => {
-            let mut b = BooleanBuilder::with_capacity(n);
-            cells.for_each(|c| b.append_option(if let Cell::Bool(v) = c { Some(*v) } else { None }));
-            Arc::new(b.finish())
-        }
-        ValueKind::Integer => {
-            let mut b = Int64Builder::with_capacity(n);
-            cells.for_each(|c| b.append_option(if let Cell::Int(v) = c { Some(*v) } else { None }));
-            Arc::new(b.finish())
-        }
-        ValueKind::Decimal => {
-            let mut b = Float64Builder::with_capacity(n);
-            cells.for_each(|c| b.append_option(if let Cell::Float(v) = c { Some(*v) } else { None }));
-            Arc::new(b.finish())
-        }
-        ValueKind::String => {
-            let mut b = StringBuilder::with_capacity(n, n * 16);
-            cells.for_each(|c| b.append_option(if let Cell::Str(v) = c { Some(v.as_str()) } else { None }));
-            Arc::new(b.finish())
-        }
+/// A cell as the column builders read it (owned [`Cell`]s of the general
+/// path, borrowed cells of the fast path).
+pub(crate) trait CellValue: Sized {
+    fn as_bool(&self) -> Option<bool>;
+    fn as_int(&self) -> Option<i64>;
+    fn as_float(&self) -> Option<f64>;
+    fn as_text(&self) -> Option<&str>;
+    fn as_list(&self) -> Option<&[Self]>;
+}
+
+impl CellValue for Cell {
+    fn as_bool(&self) -> Option<bool> {
+        if let Cell::Bool(v) = self { Some(*v) } else { None }
+    }
+    fn as_int(&self) -> Option<i64> {
+        if let Cell::Int(v) = self { Some(*v) } else { None }
+    }
+    fn as_float(&self) -> Option<f64> {
+        if let Cell::Float(v) = self { Some(*v) } else { None }
+    }
+    fn as_text(&self) -> Option<&str> {
+        if let Cell::Str(v) = self { Some(v) } else { None }
+    }
+    fn as_list(&self) -> Option<&[Cell]> {
+        if let Cell::List(v) = self { Some(v) } else { None }
     }
 }
 
-fn list_array<'a>(kind: ValueKind, cells: impl Iterator<Item = &'a Cell>) -> ArrayRef {
-    fn items(c: &Cell) -> Option<&[Cell]> {
-        match c {
-            Cell::List(v) => Some(v),
-            _ => None,
+/// One column's Arrow builder.
+enum ColumnBuilder {
+    Bool(BooleanBuilder),
+    Int(Int64Builder),
+    Float(Float64Builder),
+    Str(StringBuilder),
+    BoolList(ListBuilder<BooleanBuilder>),
+    IntList(ListBuilder<Int64Builder>),
+    FloatList(ListBuilder<Float64Builder>),
+    StrList(ListBuilder<StringBuilder>),
+}
+
+impl ColumnBuilder {
+    fn new(c: &ColumnSpec) -> ColumnBuilder {
+        match (c.collection, c.kind) {
+            (false, ValueKind::Boolean) => ColumnBuilder::Bool(BooleanBuilder::new()),
+            (false, ValueKind::Integer) => ColumnBuilder::Int(Int64Builder::new()),
+            (false, ValueKind::Decimal) => ColumnBuilder::Float(Float64Builder::new()),
+            (false, ValueKind::String) => ColumnBuilder::Str(StringBuilder::new()),
+            (true, ValueKind::Boolean) => ColumnBuilder::BoolList(ListBuilder::new(BooleanBuilder::new())),
+            (true, ValueKind::Integer) => ColumnBuilder::IntList(ListBuilder::new(Int64Builder::new())),
+            (true, ValueKind::Decimal) => ColumnBuilder::FloatList(ListBuilder::new(Float64Builder::new())),
+            (true, ValueKind::String) => ColumnBuilder::StrList(ListBuilder::new(StringBuilder::new())),
         }
     }
-    macro_rules! build {
-        ($builder:expr, $pat:pat => $val:expr) => {{
-            let mut b = ListBuilder::new($builder);
-            for c in cells {
-                match items(c) {
-                    Some(list) => {
-                        for x in list {
-                            b.values().append_option(match x {
-                                $pat => Some($val),
-                                _ => None,
-                            });
+
+    /// Appends one cell: a value of another kind is null, as is a
+    /// non-list cell in a list column.
+    #[inline]
+    fn append<C: CellValue>(&mut self, c: &C) {
+        macro_rules! list {
+            ($b:expr, $get:ident) => {{
+                match c.as_list() {
+                    Some(items) => {
+                        for x in items {
+                            $b.values().append_option(x.$get());
                         }
-                        b.append(true);
+                        $b.append(true);
                     }
-                    None => b.append(false),
+                    None => $b.append(false),
                 }
-            }
-            Arc::new(b.finish()) as ArrayRef
-        }};
+            }};
+        }
+        match self {
+            ColumnBuilder::Bool(b) => b.append_option(c.as_bool()),
+            ColumnBuilder::Int(b) => b.append_option(c.as_int()),
+            ColumnBuilder::Float(b) => b.append_option(c.as_float()),
+            ColumnBuilder::Str(b) => b.append_option(c.as_text()),
+            ColumnBuilder::BoolList(b) => list!(b, as_bool),
+            ColumnBuilder::IntList(b) => list!(b, as_int),
+            ColumnBuilder::FloatList(b) => list!(b, as_float),
+            ColumnBuilder::StrList(b) => list!(b, as_text),
+        }
     }
-    match kind {
-        ValueKind::Boolean => build!(BooleanBuilder::new(), Cell::Bool(v) => *v),
-        ValueKind::Integer => build!(Int64Builder::new(), Cell::Int(v) => *v),
-        ValueKind::Decimal => build!(Float64Builder::new(), Cell::Float(v) => *v),
-        ValueKind::String => build!(StringBuilder::new(), Cell::Str(v) => v.as_str()),
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int(b) => Arc::new(b.finish()),
+            ColumnBuilder::Float(b) => Arc::new(b.finish()),
+            ColumnBuilder::Str(b) => Arc::new(b.finish()),
+            ColumnBuilder::BoolList(b) => Arc::new(b.finish()),
+            ColumnBuilder::IntList(b) => Arc::new(b.finish()),
+            ColumnBuilder::FloatList(b) => Arc::new(b.finish()),
+            ColumnBuilder::StrList(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Arrow builders for a view's columns: rows are appended cell by cell,
+/// straight from evaluation, without collecting row vectors first.
+pub(crate) struct Builders {
+    columns: Vec<ColumnBuilder>,
+    rows: usize,
+}
+
+impl Builders {
+    pub(crate) fn new(view: &ViewDefinition) -> Builders {
+        Builders { columns: view.columns.iter().map(ColumnBuilder::new).collect(), rows: 0 }
+    }
+
+    /// Appends a row of owned cells.
+    pub(crate) fn append_row(&mut self, row: &[Cell]) {
+        for (b, c) in self.columns.iter_mut().zip(row) {
+            b.append(c);
+        }
+        self.rows += 1;
+    }
+
+    /// Appends a row given as indices into `cells`, one per column.
+    #[inline]
+    pub(crate) fn append_indexed<C: CellValue>(&mut self, cells: &[C], row: &[u32]) {
+        for (b, &k) in self.columns.iter_mut().zip(row) {
+            b.append(&cells[k as usize]);
+        }
+        self.rows += 1;
+    }
+
+    /// The record batch of the rows appended so far.
+    pub(crate) fn finish(mut self, view: &ViewDefinition) -> Result<RecordBatch> {
+        let arrays: Vec<ArrayRef> = self.columns.iter_mut().map(ColumnBuilder::finish).collect();
+        Ok(RecordBatch::try_new_with_options(
+            view.schema(),
+            arrays,
+            &arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(self.rows)),
+        )?)
     }
 }

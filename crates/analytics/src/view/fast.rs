@@ -19,7 +19,8 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::definition::{Iteration, Select, ValueKind, ViewDefinition};
-use super::eval::{Cell, Row, coerce, fill_product};
+use super::batch::CellValue;
+use super::eval::{Cell, coerce};
 use super::path::FastItem;
 use super::project::Projection;
 
@@ -75,7 +76,7 @@ impl KeyTree {
         &mut self.keys[i].1
     }
 
-    fn get(&self, key: &str) -> Option<&KeyTree> {
+    pub(crate) fn get(&self, key: &str) -> Option<&KeyTree> {
         self.keys.iter().find(|(k, _)| k == key).map(|(_, t)| t)
     }
 
@@ -321,108 +322,257 @@ pub(crate) fn is_fast(view: &ViewDefinition) -> bool {
     view.filters.is_empty() && view.select.iter().all(|s| select_ok(s, root))
 }
 
+/// A cell on the fast path: strings borrow from the resource text when they can.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FastCell<'n> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Cow<'n, str>),
+    List(Vec<FastCell<'n>>),
+}
+
+impl<'n> CellValue for FastCell<'n> {
+    fn as_bool(&self) -> Option<bool> {
+        if let FastCell::Bool(v) = self { Some(*v) } else { None }
+    }
+    fn as_int(&self) -> Option<i64> {
+        if let FastCell::Int(v) = self { Some(*v) } else { None }
+    }
+    fn as_float(&self) -> Option<f64> {
+        if let FastCell::Float(v) = self { Some(*v) } else { None }
+    }
+    fn as_text(&self) -> Option<&str> {
+        if let FastCell::Str(v) = self { Some(v) } else { None }
+    }
+    fn as_list(&self) -> Option<&[FastCell<'n>]> {
+        if let FastCell::List(v) = self { Some(v) } else { None }
+    }
+}
+
+/// The rows of one resource on the fast path: every distinct cell once in
+/// `cells` (index 0 is null), and each row as one cell index per column, so
+/// that a `forEach` cross product copies indices instead of values.
+#[derive(Debug, Default)]
+pub(crate) struct Tape<'n> {
+    pub(crate) cells: Vec<FastCell<'n>>,
+    /// Row-major cell indices, `width` per row.
+    pub(crate) rows: Vec<u32>,
+    pub(crate) width: usize,
+}
+
+impl<'n> Tape<'n> {
+    /// The rows, each as `width` cell indices.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = &[u32]> {
+        self.rows.chunks_exact(self.width.max(1))
+    }
+
+    fn push(&mut self, cell: FastCell<'n>) -> u32 {
+        if matches!(cell, FastCell::Null) {
+            return 0;
+        }
+        self.cells.push(cell);
+        (self.cells.len() - 1) as u32
+    }
+}
+
+/// Sets the slots of `dst` that `src` sets.
+#[inline]
+fn merge(dst: &mut [u32], src: &[u32]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        if s != 0 {
+            *d = s;
+        }
+    }
+}
+
+/// Replaces the rows `out[start..mid]` and `out[mid..]` (partial rows of
+/// `width` cell indices whose set slots are disjoint) by their cross
+/// product, in place.
+fn product_tail(out: &mut Vec<u32>, start: usize, mid: usize, width: usize) {
+    let (a, b) = ((mid - start) / width, (out.len() - mid) / width);
+    if a == 0 || b == 0 {
+        out.truncate(start);
+    } else if a == 1 {
+        // One left row (the usual case): merged into each right row, which move down.
+        for i in 0..b {
+            let (left, right) = out.split_at_mut(mid);
+            merge(&mut right[i * width..(i + 1) * width], &left[start..mid]);
+        }
+        out.copy_within(mid.., start);
+        out.truncate(start + b * width);
+    } else if b == 1 {
+        let (left, right) = out.split_at_mut(mid);
+        for row in left[start..].chunks_exact_mut(width) {
+            merge(row, right);
+        }
+        out.truncate(mid);
+    } else {
+        let left = out[start..mid].to_vec();
+        let right = out[mid..].to_vec();
+        out.truncate(start);
+        for l in left.chunks_exact(width) {
+            for r in right.chunks_exact(width) {
+                let at = out.len();
+                out.extend_from_slice(l);
+                merge(&mut out[at..], r);
+            }
+        }
+    }
+}
+
 impl ViewDefinition {
-    /// The rows of one resource on the fast path (see [`is_fast`]).
-    pub(crate) fn fast_rows_into(&self, resource: &Node<'_>, out: &mut Vec<Row>) -> Result<(), Fallback> {
+    /// The rows of one resource on the fast path (see [`is_fast`]), as a [`Tape`].
+    pub(crate) fn fast_rows<'n>(&self, resource: &'n Node<'_>) -> Result<Tape<'n>, Fallback> {
+        let width = self.columns.len();
+        let mut tape = Tape { cells: Vec::with_capacity(32), rows: Vec::with_capacity(16 * width), width };
+        tape.cells.push(FastCell::Null);
         if resource.get("resourceType").and_then(Node::as_str) != Some(self.resource.as_str()) {
-            return Ok(());
+            return Ok(tape);
         }
         let root_ty = fhir::definitions::r4().type_def(&self.resource).map(|t| t.name.as_str()).unwrap_or("");
         let root = FastItem::Node(resource, root_ty);
-        let width = self.columns.len();
-        let mut rows: Vec<Row> = vec![vec![Cell::Null; width]];
+        let mut rows = std::mem::take(&mut tape.rows);
+        rows.resize(width, 0);
         for s in &self.select {
-            let sub = self.fast_select(s, root)?;
-            rows = fill_product(rows, sub);
+            let mid = rows.len();
+            self.fast_select(s, root, &mut tape, &mut rows)?;
+            product_tail(&mut rows, 0, mid, width);
             if rows.is_empty() {
-                return Ok(());
+                break;
             }
         }
-        out.extend(rows);
-        Ok(())
+        tape.rows = rows;
+        Ok(tape)
     }
 
-    fn fast_select(&self, s: &Select, focus: FastItem<'_, '_>) -> Result<Vec<Row>, Fallback> {
+    /// Appends the partial rows of a select node on `focus` to `out`.
+    fn fast_select<'n>(&self, s: &Select, focus: FastItem<'n, '_>, tape: &mut Tape<'n>, out: &mut Vec<u32>) -> Result<(), Fallback> {
         match &s.iteration {
-            Iteration::Once => self.fast_body(s, focus),
+            Iteration::Once => self.fast_body(s, focus, tape, out),
             Iteration::ForEach(p) | Iteration::ForEachOrNull(p) => {
-                let items = p.evaluate_node(focus).ok_or(Fallback)?;
-                if items.is_empty() {
-                    return Ok(if matches!(s.iteration, Iteration::ForEachOrNull(_)) {
-                        vec![vec![Cell::Null; self.columns.len()]]
-                    } else {
-                        Vec::new()
-                    });
+                let mut any = false;
+                p.visit_nodes(focus, &mut |item| {
+                    any = true;
+                    self.fast_body(s, item, tape, out)
+                })?;
+                if !any && matches!(s.iteration, Iteration::ForEachOrNull(_)) {
+                    out.resize(out.len() + self.columns.len(), 0);
                 }
-                let mut out = Vec::new();
-                for item in items {
-                    out.extend(self.fast_body(s, item)?);
-                }
-                Ok(out)
+                Ok(())
             }
             Iteration::Repeat(_) => Err(Fallback),
         }
     }
 
-    fn fast_body(&self, s: &Select, focus: FastItem<'_, '_>) -> Result<Vec<Row>, Fallback> {
-        let mut own = vec![Cell::Null; self.columns.len()];
+    /// Appends the partial rows of a select node's body on one focus item to `out`.
+    fn fast_body<'n>(&self, s: &Select, focus: FastItem<'n, '_>, tape: &mut Tape<'n>, out: &mut Vec<u32>) -> Result<(), Fallback> {
+        let width = self.columns.len();
+        let start = out.len();
+        out.resize(start + width, 0);
         for c in &s.columns {
-            let items = c.path.evaluate_node(focus).ok_or(Fallback)?;
             let kind = self.columns[c.index].kind;
-            own[c.index] = if c.collection {
-                Cell::List(items.into_iter().map(|i| fast_cell(i, kind)).collect::<Result<Vec<Cell>, Fallback>>()?)
+            let cell = if c.collection {
+                let mut cells = Vec::new();
+                c.path.visit_nodes(focus, &mut |i| {
+                    cells.push(fast_cell(i, kind)?);
+                    Ok(())
+                })?;
+                FastCell::List(cells)
             } else {
-                match items.as_slice() {
-                    [] => Cell::Null,
-                    [one] => fast_cell(*one, kind)?,
-                    _ => return Err(Fallback),
+                let mut one = None;
+                c.path.visit_nodes(focus, &mut |i| match one {
+                    None => {
+                        one = Some(i);
+                        Ok(())
+                    }
+                    Some(_) => Err(Fallback),
+                })?;
+                match one {
+                    None => FastCell::Null,
+                    Some(i) => fast_cell(i, kind)?,
                 }
             };
+            out[start + c.index] = tape.push(cell);
         }
-        let mut rows = vec![own];
         for n in &s.select {
-            rows = fill_product(rows, self.fast_select(n, focus)?);
-            if rows.is_empty() {
-                return Ok(rows);
+            let mid = out.len();
+            self.fast_select(n, focus, tape, out)?;
+            product_tail(out, start, mid, width);
+            if out.len() == start {
+                return Ok(());
             }
         }
         if !s.union_all.is_empty() {
-            let mut union = Vec::new();
+            let mid = out.len();
             for b in &s.union_all {
-                union.extend(self.fast_select(b, focus)?);
+                self.fast_select(b, focus, tape, out)?;
             }
-            rows = fill_product(rows, union);
+            product_tail(out, start, mid, width);
         }
-        Ok(rows)
+        Ok(())
+    }
+}
+
+impl FastCell<'_> {
+    /// The owned cell.
+    pub(crate) fn to_cell(&self) -> Cell {
+        match self {
+            FastCell::Null => Cell::Null,
+            FastCell::Bool(b) => Cell::Bool(*b),
+            FastCell::Int(i) => Cell::Int(*i),
+            FastCell::Float(f) => Cell::Float(*f),
+            FastCell::Str(s) => Cell::Str(s.to_string()),
+            FastCell::List(l) => Cell::List(l.iter().map(FastCell::to_cell).collect()),
+        }
     }
 }
 
 /// A cell from a fast item, converted as `Item::to_json` and the general
-/// path convert it.
-fn fast_cell(item: FastItem<'_, '_>, kind: ValueKind) -> Result<Cell, Fallback> {
+/// path convert it (see [`coerce`]).
+fn fast_cell<'n>(item: FastItem<'n, '_>, kind: ValueKind) -> Result<FastCell<'n>, Fallback> {
     let cell = match item {
-        FastItem::Str(s) => Cell::Str(s.to_string()),
+        FastItem::Str(s) => FastCell::Str(Cow::Borrowed(s)),
         FastItem::Node(n, ty) => match n {
-            Node::Bool(b) => Cell::Bool(*b),
-            Node::Num(n) => super::eval::number_cell(n).ok_or(Fallback)?,
-            Node::Str(s) => Cell::Str(temporal(s, ty)),
+            Node::Bool(b) => FastCell::Bool(*b),
+            Node::Num(n) => match super::eval::number_cell(n).ok_or(Fallback)? {
+                Cell::Int(i) => FastCell::Int(i),
+                Cell::Float(f) => FastCell::Float(f),
+                _ => return Err(Fallback),
+            },
+            Node::Str(s) => FastCell::Str(temporal(s, ty)),
             Node::Null | Node::Arr(_) | Node::Obj(_) => return Err(Fallback),
         },
     };
-    coerce(cell, kind).ok_or(Fallback)
+    match (kind, cell) {
+        // The common case, without copying the text.
+        (ValueKind::String, c @ FastCell::Str(_)) => Ok(c),
+        (_, c) => Ok(match coerce(c.to_cell(), kind).ok_or(Fallback)? {
+            Cell::Null => FastCell::Null,
+            Cell::Bool(b) => FastCell::Bool(b),
+            Cell::Int(i) => FastCell::Int(i),
+            Cell::Float(f) => FastCell::Float(f),
+            Cell::Str(s) => FastCell::Str(Cow::Owned(s)),
+            Cell::List(_) => return Err(Fallback),
+        }),
+    }
 }
 
 /// Dates and times as the FHIRPath engine renders them (it normalises what
 /// it can parse and keeps the rest as written).
-fn temporal(s: &str, ty: &str) -> String {
+fn temporal<'n>(s: &'n str, ty: &str) -> Cow<'n, str> {
     use fhirpath::{DateTimeVal, Kind};
     let parsed = match ty {
         "date" => DateTimeVal::parse_date(s).map(|d| d.render(Kind::Date)),
         "dateTime" | "instant" => DateTimeVal::parse_datetime(s).map(|d| d.render(Kind::DateTime)),
         "time" => DateTimeVal::parse_time(s).map(|d| d.render(Kind::Time)),
-        _ => None,
+        _ => return Cow::Borrowed(s),
     };
-    parsed.unwrap_or_else(|| s.to_string())
+    match parsed {
+        Some(r) if r != s => Cow::Owned(r),
+        _ => Cow::Borrowed(s),
+    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ mod params;
 mod path;
 mod project;
 mod run;
+mod scan;
 mod source;
 mod standard;
 mod write;

@@ -15,7 +15,7 @@ use fhirpath::{Element, Env, Expr, Item};
 use serde_json::Value;
 
 use super::definition::Constants;
-use super::fast::{KeyTree, Node};
+use super::fast::{Fallback, KeyTree, Node};
 use super::error::{Error, Result};
 
 /// Variables the engine or the runner defines itself.
@@ -701,6 +701,39 @@ fn normalize_type_name(t: &str) -> String {
     }
 }
 
+/// Walks a member chain without `first()` depth first, which yields the
+/// items in the order of the level-by-level walk of [`CompiledPath::evaluate_node`].
+fn walk_members<'n, 'a>(
+    steps: &[Step],
+    node: &'n Node<'a>,
+    ty: &'static str,
+    each: &mut dyn FnMut(FastItem<'n, 'a>) -> Result<(), Fallback>,
+) -> Result<(), Fallback> {
+    let Some((step, rest)) = steps.split_first() else { return each(FastItem::Node(node, ty)) };
+    let (key, url, ty) = match step {
+        Step::Key(key, t) => (key.as_str(), None, *t),
+        Step::Extension(url) => ("extension", Some(url.as_str()), "Extension"),
+        Step::First => return Err(Fallback),
+    };
+    let keep = |x: &Node<'a>| url.is_none_or(|u| x.get("url").and_then(Node::as_str) == Some(u));
+    match node.get(key) {
+        Some(Node::Arr(a)) => {
+            for x in a {
+                if !matches!(x, Node::Null) && keep(x) {
+                    walk_members(rest, x, ty, each)?;
+                }
+            }
+        }
+        Some(Node::Null) | None => {}
+        Some(x) => {
+            if keep(x) {
+                walk_members(rest, x, ty, each)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -935,6 +968,31 @@ impl CompiledPath {
         }
     }
 
+    /// Calls `each` with every item of a fast path on `focus`, in order
+    /// (what [`CompiledPath::evaluate_node`] yields, without collecting it);
+    /// `Fallback` for a path that needs the FHIRPath engine or when `each` gives up.
+    pub(crate) fn visit_nodes<'n, 'a>(
+        &self,
+        focus: FastItem<'n, 'a>,
+        each: &mut dyn FnMut(FastItem<'n, 'a>) -> Result<(), Fallback>,
+    ) -> Result<(), Fallback> {
+        match &self.kind {
+            PathKind::Members(steps) if !steps.iter().any(|s| matches!(s, Step::First)) => {
+                if let FastItem::Node(root, _) = focus {
+                    walk_members(steps, root, "", each)?;
+                }
+                Ok(())
+            }
+            PathKind::This => each(focus),
+            _ => {
+                for item in self.evaluate_node(focus).ok_or(Fallback)? {
+                    each(item)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Evaluates a fast path (see [`CompiledPath::fast_type`]) on a node;
     /// `None` for a path that needs the FHIRPath engine.
     pub(crate) fn evaluate_node<'n, 'a>(&self, focus: FastItem<'n, 'a>) -> Option<Vec<FastItem<'n, 'a>>> {
@@ -1000,3 +1058,4 @@ impl CompiledPath {
         }
     }
 }
+

@@ -14,7 +14,9 @@ use super::definition::ViewDefinition;
 use super::error::{Error, Result};
 use super::eval::{Row, RowEnvs};
 use super::path::reference_parts;
+use super::batch::Builders;
 use super::fast::{KeyTree, Node, parse_keys};
+use super::scan::scan_keys;
 use super::project::{Projection, parse_resource};
 
 /// Options for a run.
@@ -269,24 +271,36 @@ impl<'v> Core<'v> {
         // Small fixed pieces: enough to balance two to many cores, large
         // enough that per-piece overhead (environments, batch building) is noise.
         let piece = (buffer.len() / (4 * rayon::current_num_threads())).clamp(64, 2048);
-        let pieces: Vec<Result<Vec<Vec<Row>>>> = buffer
+        let pieces: Vec<Result<Vec<Option<RecordBatch>>>> = buffer
             .par_chunks(piece)
             .map(|chunk| {
                 let envs = RowEnvs::new();
-                let mut rows: Vec<Vec<Row>> = vec![Vec::new(); views.len()];
+                // Each view's rows go straight into its column builders.
+                let mut builders: Vec<Option<Builders>> =
+                    views.iter().zip(done).map(|(v, d)| (!d).then(|| Builders::new(v))).collect();
+                let mut rows: Vec<Row> = Vec::new();
                 for (n, text) in chunk {
                     let invalid = |e: serde_json::Error| Error::InvalidResource {
                         source_name: format!("{source}:{n}"),
                         message: e.to_string(),
                     };
                     if let Some(keys) = &keys {
-                        let node = parse_keys(text, keys).map_err(invalid)?;
+                        // The byte scanner takes the plain case; serde_json
+                        // decides the rest (and gives the errors).
+                        let node = match scan_keys(text, keys) {
+                            Some(node) => node,
+                            None => parse_keys(text, keys).map_err(invalid)?,
+                        };
                         if !keep_node(&node, since) {
                             continue;
                         }
                         let mut full: Option<Value> = None;
-                        for (v, view) in views.iter().enumerate() {
-                            if done[v] || view.fast_rows_into(&node, &mut rows[v]).is_ok() {
+                        for (view, b) in views.iter().zip(builders.iter_mut()) {
+                            let Some(b) = b else { continue };
+                            if let Ok(tape) = view.fast_rows(&node) {
+                                for r in tape.rows() {
+                                    b.append_indexed(&tape.cells, r);
+                                }
                                 continue;
                             }
                             // An unusual resource: the general path gives its rows or its error.
@@ -294,7 +308,9 @@ impl<'v> Core<'v> {
                                 full = Some(serde_json::from_str(text).map_err(invalid)?);
                             }
                             if let Some(value) = &full {
-                                view.rows_into(value, &envs, &mut rows[v])?;
+                                rows.clear();
+                                view.rows_into(value, &envs, &mut rows)?;
+                                rows.iter().for_each(|r| b.append_row(r));
                             }
                         }
                         continue;
@@ -303,40 +319,35 @@ impl<'v> Core<'v> {
                     if !keep(&resource, patient, since) {
                         continue;
                     }
-                    for (v, view) in views.iter().enumerate() {
-                        if !done[v] {
-                            view.rows_into(&resource, &envs, &mut rows[v])?;
+                    for (view, b) in views.iter().zip(builders.iter_mut()) {
+                        if let Some(b) = b {
+                            rows.clear();
+                            view.rows_into(&resource, &envs, &mut rows)?;
+                            rows.iter().for_each(|r| b.append_row(r));
                         }
                     }
                 }
-                Ok(rows)
+                views.iter().zip(builders).map(|(v, b)| b.map(|b| b.finish(v)).transpose()).collect()
             })
             .collect();
-        let mut rows: Vec<Vec<Row>> = vec![Vec::new(); n];
         for p in pieces {
-            for (all, new) in rows.iter_mut().zip(p?) {
-                all.extend(new);
-            }
-        }
-        for (v, mut rows) in rows.into_iter().enumerate() {
-            if self.done[v] {
-                continue;
-            }
-            if let Some(limit) = self.opts.limit {
-                let left = limit.saturating_sub(self.stats[v].rows as usize);
-                if rows.len() >= left {
-                    rows.truncate(left);
-                    self.done[v] = true;
+            for (v, batch) in p?.into_iter().enumerate() {
+                let Some(mut batch) = batch else { continue };
+                if self.done[v] {
+                    continue;
                 }
-            }
-            if rows.is_empty() {
-                continue;
-            }
-            self.stats[v].rows += rows.len() as u64;
-            let view = self.views[v];
-            let batches: Vec<Result<RecordBatch>> = rows.par_chunks(8192).map(|r| view.to_batch(r)).collect();
-            for b in batches {
-                out[v].push(b?);
+                if let Some(limit) = self.opts.limit {
+                    let left = limit.saturating_sub(self.stats[v].rows as usize);
+                    if batch.num_rows() >= left {
+                        batch = batch.slice(0, left);
+                        self.done[v] = true;
+                    }
+                }
+                if batch.num_rows() == 0 {
+                    continue;
+                }
+                self.stats[v].rows += batch.num_rows() as u64;
+                out[v].push(batch);
             }
         }
         Ok(out)

@@ -1,0 +1,441 @@
+//! A byte-level JSON scanner for the fast path: parses a resource into the
+//! light tree ([`Node`]) keeping only the keys of a [`KeyTree`], and skips
+//! every other value by scanning its bytes (strings, numbers and nesting are
+//! still checked) without building keys or values.
+//!
+//! It accepts only what `serde_json` accepts and gives the same tree: it
+//! answers `None` (and the caller parses with `serde_json`, which gives the
+//! tree or the exact error) whenever the text leaves the plain case: any
+//! syntax error, deep nesting, or an escape in a kept string or key that
+//! `serde_json` must decode.
+
+use std::borrow::Cow;
+
+use super::fast::{KeyTree, Node};
+
+/// Nesting beyond this hands the resource to `serde_json` (whose own limit is 128).
+const MAX_DEPTH: usize = 96;
+
+/// Parses a resource (a JSON object) keeping the keys in `keys`; `None` when
+/// `serde_json` must decide (see the module documentation).
+pub(crate) fn scan_keys<'a>(text: &'a str, keys: &KeyTree) -> Option<Node<'a>> {
+    let mut s = Scanner { text, b: text.as_bytes(), i: 0, depth: 0 };
+    s.ws();
+    if s.peek()? != b'{' {
+        return None;
+    }
+    let node = s.object(if keys.all { None } else { Some(keys) })?;
+    s.ws();
+    (s.i == s.b.len()).then_some(node)
+}
+
+struct Scanner<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    i: usize,
+    depth: usize,
+}
+
+impl<'a> Scanner<'a> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    /// Consumes `c` after optional whitespace.
+    #[inline]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        self.ws();
+        if self.peek()? != c {
+            return None;
+        }
+        self.i += 1;
+        Some(())
+    }
+
+    /// A value, keeping the keys of `keys` in objects (`None`: keep all).
+    fn value(&mut self, keys: Option<&KeyTree>) -> Option<Node<'a>> {
+        self.ws();
+        match self.peek()? {
+            b'{' => self.object(keys),
+            b'[' => self.array(keys),
+            b'"' => self.string().map(Node::Str),
+            b't' => self.literal(b"true").map(|_| Node::Bool(true)),
+            b'f' => self.literal(b"false").map(|_| Node::Bool(false)),
+            b'n' => self.literal(b"null").map(|_| Node::Null),
+            b'-' | b'0'..=b'9' => {
+                let start = self.i;
+                self.number()?;
+                // Numbers are rare in the kept parts; `serde_json` converts them exactly.
+                serde_json::from_str::<Node<'a>>(&self.text[start..self.i]).ok()
+            }
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.b.get(self.i..self.i + word.len())? != word {
+            return None;
+        }
+        self.i += word.len();
+        Some(())
+    }
+
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    /// An object at `{`.
+    fn object(&mut self, keys: Option<&KeyTree>) -> Option<Node<'a>> {
+        self.enter()?;
+        self.i += 1;
+        let mut out = Vec::new();
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            self.depth -= 1;
+            return Some(Node::Obj(out));
+        }
+        loop {
+            self.ws();
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let key = self.string()?;
+            self.eat(b':')?;
+            // The subtree of this key: `Some(None)` keeps all below it.
+            let sub = match keys {
+                None => Some(None),
+                Some(k) => k.get(&key).map(|t| if t.all { None } else { Some(t) }),
+            };
+            match sub {
+                Some(t) => {
+                    let v = self.value(t)?;
+                    out.push((key, v));
+                }
+                None => self.skip()?,
+            }
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Some(Node::Obj(out));
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An array at `[` (its items see the same keys).
+    fn array(&mut self, keys: Option<&KeyTree>) -> Option<Node<'a>> {
+        self.enter()?;
+        self.i += 1;
+        let mut out = Vec::new();
+        self.ws();
+        if self.peek()? == b']' {
+            self.i += 1;
+            self.depth -= 1;
+            return Some(Node::Arr(out));
+        }
+        loop {
+            out.push(self.value(keys)?);
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Some(Node::Arr(out));
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string at `"`: borrowed from the text, or decoded by `serde_json`
+    /// when it has escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let start = self.i;
+        let escaped = self.skip_string()?;
+        if escaped {
+            serde_json::from_str::<String>(&self.text[start..self.i]).ok().map(Cow::Owned)
+        } else {
+            Some(Cow::Borrowed(&self.text[start + 1..self.i - 1]))
+        }
+    }
+
+    /// Skips a string at `"` (checking escapes and control characters as
+    /// `serde_json` does); whether it had escapes.
+    #[inline]
+    fn skip_string(&mut self) -> Option<bool> {
+        self.i += 1;
+        let mut escaped = false;
+        loop {
+            // Eight bytes at a time while none is `"`, `\` or a control character.
+            while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+                let w = u64::from_le_bytes(chunk.try_into().ok()?);
+                if has_special(w) {
+                    break;
+                }
+                self.i += 8;
+            }
+            let c = self.peek()?;
+            self.i += 1;
+            match c {
+                b'"' => return Some(escaped),
+                b'\\' => {
+                    escaped = true;
+                    match self.peek()? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 1,
+                        b'u' => {
+                            let hex = self.b.get(self.i + 1..self.i + 5)?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return None;
+                            }
+                            self.i += 5;
+                        }
+                        _ => return None,
+                    }
+                }
+                0..=0x1f => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// Checks and skips a number (`-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`).
+    fn number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            self.digits1()?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            self.digits1()?;
+        }
+        Some(())
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+    }
+
+    fn digits1(&mut self) -> Option<()> {
+        let start = self.i;
+        self.digits();
+        (self.i > start).then_some(())
+    }
+
+    /// Skips any value, checking its syntax.
+    fn skip(&mut self) -> Option<()> {
+        self.ws();
+        match self.peek()? {
+            b'"' => self.skip_string().map(|_| ()),
+            b'{' => {
+                self.enter()?;
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b'}' {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Some(());
+                }
+                loop {
+                    self.ws();
+                    if self.peek()? != b'"' {
+                        return None;
+                    }
+                    self.skip_string()?;
+                    self.eat(b':')?;
+                    self.skip()?;
+                    self.ws();
+                    match self.peek()? {
+                        b',' => self.i += 1,
+                        b'}' => {
+                            self.i += 1;
+                            self.depth -= 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' => {
+                self.enter()?;
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b']' {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip()?;
+                    self.ws();
+                    match self.peek()? {
+                        b',' => self.i += 1,
+                        b']' => {
+                            self.i += 1;
+                            self.depth -= 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+}
+
+/// Whether any byte of `w` is `"`, `\` or below 0x20.
+#[inline]
+fn has_special(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let quote = zero(w ^ (ONES * b'"' as u64));
+    let backslash = zero(w ^ (ONES * b'\\' as u64));
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    (quote | backslash | control) != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::ViewDefinition;
+    use crate::view::fast::parse_keys;
+    use serde_json::json;
+
+    fn keys() -> KeyTree {
+        let view = ViewDefinition::from_json(&json!({"resourceType": "ViewDefinition", "resource": "Patient", "select": [
+            {"column": [{"name": "id", "path": "getResourceKey()"}, {"name": "b", "path": "birthDate"},
+                        {"name": "n", "path": "gender"}]},
+            {"forEach": "name", "column": [{"name": "f", "path": "family"}],
+             "select": [{"forEach": "given", "column": [{"name": "g", "path": "$this"}]}]},
+            {"forEachOrNull": "address", "column": [{"name": "m", "path": "extension('http://x').value.ofType(code)"}]}]}))
+        .expect("view");
+        KeyTree::of(&view)
+    }
+
+    const SAMPLES: &[&str] = &[
+        r#"{"resourceType":"Patient","id":"p1","meta":{"versionId":"1","tag":[{"code":"x"}]},"multipleBirthInteger":2,
+            "name":[{"use":"official","family":"山田","given":["太郎","T\u00e9"],"text":"skip \"quoted\" \\ \/ \b\f\n\r\t"}],
+            "birthDate":"1970-01-01","active":true,"deceasedBoolean":false,"x":null,"n":[-1.5e+3,0,0.25,1E9,-0],
+            "address":[{"city":"c","extension":[{"url":"http://x","valueCode":"13"},{"url":"y","valueInteger":7}]}]}"#,
+        r#" { "resourceType" : "Patient" , "id" : "e\"sc" , "name" : [ ] , "address" : { } , "birthDate" : null } "#,
+        r#"{"resourceType":"Patient","id":"dup","id":"last","name":[{"given":[1,-2.5e3,0.1,12345678901234567890,-9223372036854775809,true,null,{"a":[]},"g"]}],"multipleBirthInteger":12345678901234567890}"#,
+        r#"{"resourceType":"Patient","\u0069d":"escaped key","name":[{"family":"\ud83d\ude00"}],"text":{"div":"<div>\u00e9</div>"}}"#,
+        r#"{}"#,
+    ];
+
+    /// Wherever the scanner answers, `serde_json` agrees; where the input is
+    /// plain valid JSON, the scanner answers.
+    fn agrees(text: &str, keys: &KeyTree) -> bool {
+        match scan_keys(text, keys) {
+            Some(node) => {
+                assert_eq!(Ok(&node), parse_keys(text, keys).as_ref().map_err(|e| e.to_string()), "{text}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn samples_give_the_serde_tree() {
+        let k = keys();
+        for s in SAMPLES {
+            assert!(agrees(s, &k), "the scanner should take {s}");
+        }
+        let mut all = KeyTree::default();
+        all.all = true;
+        for s in SAMPLES {
+            assert!(agrees(s, &all), "the scanner should take {s}");
+        }
+        // Lone surrogates in kept strings, bad escapes and numbers, trailing
+        // text, deep nesting: serde_json decides.
+        for bad in [
+            r#"{"id":"\ud800"}"#,
+            r#"{"meta":"\x"}"#,
+            r#"{"meta":"\u12g4"}"#,
+            r#"{"meta":01}"#,
+            r#"{"meta":1.}"#,
+            r#"{"meta":-}"#,
+            r#"{"meta":[1,]}"#,
+            r#"{"meta":{"a":1,}}"#,
+            r#"{"meta":1} x"#,
+            r#"{"meta":tru}"#,
+            "{\"meta\":\"a\tb\"}",
+            r#"[1]"#,
+            r#""#,
+            r#"{"id":1e400}"#,
+        ] {
+            assert!(!agrees(bad, &k), "the scanner should leave {bad} to serde_json");
+        }
+        let deep = format!("{{\"meta\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(!agrees(&deep, &k));
+        // A lone surrogate in a skipped string is fine for both.
+        assert!(agrees(r#"{"text":"\ud800"}"#, &k));
+        assert!(!k.all && k.get("text").is_none() && k.get("gender").is_some());
+    }
+
+    #[test]
+    fn every_single_byte_edit_agrees_with_serde() {
+        // Deleting, duplicating or replacing any byte never makes the
+        // scanner accept what serde_json rejects or read it differently.
+        let k = keys();
+        let repl = [b'"', b'\\', b',', b':', b'{', b'}', b'[', b']', b'0', b'-', b'e', b'.', b' ', b'\t', 0x01, b'u', b'a'];
+        for s in SAMPLES {
+            let b = s.as_bytes();
+            for i in 0..b.len() {
+                let mut edits: Vec<Vec<u8>> = vec![[&b[..i], &b[i + 1..]].concat(), [&b[..=i], &b[i..]].concat()];
+                for r in repl {
+                    edits.push([&b[..i], &[r][..], &b[i + 1..]].concat());
+                }
+                for e in edits {
+                    if let Ok(t) = std::str::from_utf8(&e) {
+                        agrees(t, &k);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn special_bytes_are_found_in_every_lane() {
+        for lane in 0..8 {
+            for (c, want) in [(b'"', true), (b'\\', true), (0x1f, true), (0x00, true), (b' ', false), (b'a', false), (0xe3, false)] {
+                let mut bytes = [b'a'; 8];
+                bytes[lane] = c;
+                assert_eq!(has_special(u64::from_le_bytes(bytes)), want, "byte {c:#x} in lane {lane}");
+            }
+        }
+    }
+}
