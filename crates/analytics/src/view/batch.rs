@@ -103,12 +103,13 @@ enum ColumnBuilder {
 }
 
 impl ColumnBuilder {
-    fn new(c: &ColumnSpec) -> ColumnBuilder {
+    /// A builder with room for `rows` values (strings of 16 bytes on average).
+    fn new(c: &ColumnSpec, rows: usize) -> ColumnBuilder {
         match (c.collection, c.kind) {
-            (false, ValueKind::Boolean) => ColumnBuilder::Bool(BooleanBuilder::new()),
-            (false, ValueKind::Integer) => ColumnBuilder::Int(Int64Builder::new()),
-            (false, ValueKind::Decimal) => ColumnBuilder::Float(Float64Builder::new()),
-            (false, ValueKind::String) => ColumnBuilder::Str(StringBuilder::new()),
+            (false, ValueKind::Boolean) => ColumnBuilder::Bool(BooleanBuilder::with_capacity(rows)),
+            (false, ValueKind::Integer) => ColumnBuilder::Int(Int64Builder::with_capacity(rows)),
+            (false, ValueKind::Decimal) => ColumnBuilder::Float(Float64Builder::with_capacity(rows)),
+            (false, ValueKind::String) => ColumnBuilder::Str(StringBuilder::with_capacity(rows, rows * 16)),
             (true, ValueKind::Boolean) => ColumnBuilder::BoolList(ListBuilder::new(BooleanBuilder::new())),
             (true, ValueKind::Integer) => ColumnBuilder::IntList(ListBuilder::new(Int64Builder::new())),
             (true, ValueKind::Decimal) => ColumnBuilder::FloatList(ListBuilder::new(Float64Builder::new())),
@@ -168,7 +169,12 @@ pub(crate) struct Builders {
 
 impl Builders {
     pub(crate) fn new(view: &ViewDefinition) -> Builders {
-        Builders { columns: view.columns.iter().map(ColumnBuilder::new).collect(), rows: 0 }
+        Builders::with_capacity(view, 0)
+    }
+
+    /// Builders with room for about `rows` rows.
+    pub(crate) fn with_capacity(view: &ViewDefinition, rows: usize) -> Builders {
+        Builders { columns: view.columns.iter().map(|c| ColumnBuilder::new(c, rows)).collect(), rows: 0 }
     }
 
     /// Appends a row of owned cells.

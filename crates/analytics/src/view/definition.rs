@@ -31,6 +31,8 @@ pub struct ViewDefinition {
     pub(crate) projection: Option<super::project::Projection>,
     /// Whether the view runs on the light tree (`fast`).
     pub(crate) fast: bool,
+    /// The FHIR type name of `resource` ("" when unknown).
+    pub(crate) root_type: &'static str,
 }
 
 /// One `select` node.
@@ -189,9 +191,10 @@ impl ViewDefinition {
             filters.push(compiled);
         }
         let mut view =
-            ViewDefinition { name, resource, select, filters, columns: b.columns, source: value.clone(), projection: None, fast: false };
+            ViewDefinition { name, resource, select, filters, columns: b.columns, source: value.clone(), projection: None, fast: false, root_type: "" };
         view.projection = super::project::Projection::of(&view);
         view.fast = super::fast::is_fast(&view);
+        view.root_type = fhir::definitions::r4().type_def(&view.resource).map(|t| t.name.as_str()).unwrap_or("");
         Ok(view)
     }
 

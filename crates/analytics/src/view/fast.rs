@@ -39,7 +39,7 @@ impl<'a> Node<'a> {
     /// The value of `key` (the last one, as `serde_json::Value` keeps it, when a key repeats).
     pub(crate) fn get(&self, key: &str) -> Option<&Node<'a>> {
         match self {
-            Node::Obj(m) => m.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            Node::Obj(m) => m.iter().rev().find(|(k, _)| key_eq(k, key)).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -50,6 +50,13 @@ impl<'a> Node<'a> {
             _ => None,
         }
     }
+}
+
+/// Whether two (short) keys are equal, without a `memcmp` call for each candidate.
+#[inline]
+pub(crate) fn key_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// The keys the fast path reads, level by level: a resource is parsed into
@@ -77,7 +84,7 @@ impl KeyTree {
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&KeyTree> {
-        self.keys.iter().find(|(k, _)| k == key).map(|(_, t)| t)
+        self.keys.iter().find(|(k, _)| key_eq(k, key)).map(|(_, t)| t)
     }
 
     /// Adds what `other` reads.
@@ -431,8 +438,7 @@ impl ViewDefinition {
         if resource.get("resourceType").and_then(Node::as_str) != Some(self.resource.as_str()) {
             return Ok(tape);
         }
-        let root_ty = fhir::definitions::r4().type_def(&self.resource).map(|t| t.name.as_str()).unwrap_or("");
-        let root = FastItem::Node(resource, root_ty);
+        let root = FastItem::Node(resource, self.root_type);
         let mut rows = std::mem::take(&mut tape.rows);
         rows.resize(width, 0);
         for s in &self.select {

@@ -271,13 +271,21 @@ impl<'v> Core<'v> {
         // Small fixed pieces: enough to balance two to many cores, large
         // enough that per-piece overhead (environments, batch building) is noise.
         let piece = (buffer.len() / (4 * rayon::current_num_threads())).clamp(64, 2048);
+        // Rows per resource so far, to size the column builders of a piece.
+        let per_resource: Vec<f64> =
+            self.stats.iter().map(|s| if s.resources > 0 { s.rows as f64 / s.resources as f64 } else { 1.0 }).collect();
+        let per_resource = &per_resource;
         let pieces: Vec<Result<Vec<Option<RecordBatch>>>> = buffer
             .par_chunks(piece)
             .map(|chunk| {
                 let envs = RowEnvs::new();
                 // Each view's rows go straight into its column builders.
-                let mut builders: Vec<Option<Builders>> =
-                    views.iter().zip(done).map(|(v, d)| (!d).then(|| Builders::new(v))).collect();
+                let mut builders: Vec<Option<Builders>> = views
+                    .iter()
+                    .zip(done)
+                    .zip(per_resource)
+                    .map(|((v, d), r)| (!d).then(|| Builders::with_capacity(v, (chunk.len() as f64 * r * 1.1) as usize + 16)))
+                    .collect();
                 let mut rows: Vec<Row> = Vec::new();
                 for (n, text) in chunk {
                     let invalid = |e: serde_json::Error| Error::InvalidResource {
@@ -472,7 +480,7 @@ impl ViewDefinition {
 }
 
 /// Bytes of NDJSON read at a time by [`read_blocks`].
-const BLOCK_BYTES: usize = 8 << 20;
+const BLOCK_BYTES: usize = 2 << 20;
 
 /// Reads `file` in blocks of whole lines (a line longer than a block makes
 /// the block grow) and calls `each` with each block's text until it returns

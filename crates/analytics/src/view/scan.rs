@@ -19,7 +19,7 @@ const MAX_DEPTH: usize = 96;
 /// Parses a resource (a JSON object) keeping the keys in `keys`; `None` when
 /// `serde_json` must decide (see the module documentation).
 pub(crate) fn scan_keys<'a>(text: &'a str, keys: &KeyTree) -> Option<Node<'a>> {
-    let mut s = Scanner { text, b: text.as_bytes(), i: 0, depth: 0 };
+    let mut s = Scanner { text, b: text.as_bytes(), i: 0, depth: 0, members: Vec::new(), items: Vec::new() };
     s.ws();
     if s.peek()? != b'{' {
         return None;
@@ -34,6 +34,10 @@ struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
     depth: usize,
+    /// Members and items of the objects and arrays being built (a stack:
+    /// each finished one moves its own into a vector of the exact size).
+    members: Vec<(Cow<'a, str>, Node<'a>)>,
+    items: Vec<Node<'a>>,
 }
 
 impl<'a> Scanner<'a> {
@@ -97,19 +101,26 @@ impl<'a> Scanner<'a> {
     fn object(&mut self, keys: Option<&KeyTree>) -> Option<Node<'a>> {
         self.enter()?;
         self.i += 1;
-        let mut out = Vec::new();
+        let mark = self.members.len();
         self.ws();
         if self.peek()? == b'}' {
             self.i += 1;
             self.depth -= 1;
-            return Some(Node::Obj(out));
+            return Some(Node::Obj(Vec::new()));
         }
         loop {
             self.ws();
             if self.peek()? != b'"' {
                 return None;
             }
-            let key = self.string()?;
+            let start = self.i;
+            let escaped = self.skip_string()?;
+            let raw = &self.text[start + 1..self.i - 1];
+            let key = if escaped {
+                Cow::Owned(serde_json::from_str::<String>(&self.text[start..self.i]).ok()?)
+            } else {
+                Cow::Borrowed(raw)
+            };
             self.eat(b':')?;
             // The subtree of this key: `Some(None)` keeps all below it.
             let sub = match keys {
@@ -119,7 +130,7 @@ impl<'a> Scanner<'a> {
             match sub {
                 Some(t) => {
                     let v = self.value(t)?;
-                    out.push((key, v));
+                    self.members.push((key, v));
                 }
                 None => self.skip()?,
             }
@@ -129,7 +140,7 @@ impl<'a> Scanner<'a> {
                 b'}' => {
                     self.i += 1;
                     self.depth -= 1;
-                    return Some(Node::Obj(out));
+                    return Some(Node::Obj(self.members.split_off(mark)));
                 }
                 _ => return None,
             }
@@ -140,22 +151,23 @@ impl<'a> Scanner<'a> {
     fn array(&mut self, keys: Option<&KeyTree>) -> Option<Node<'a>> {
         self.enter()?;
         self.i += 1;
-        let mut out = Vec::new();
+        let mark = self.items.len();
         self.ws();
         if self.peek()? == b']' {
             self.i += 1;
             self.depth -= 1;
-            return Some(Node::Arr(out));
+            return Some(Node::Arr(Vec::new()));
         }
         loop {
-            out.push(self.value(keys)?);
+            let v = self.value(keys)?;
+            self.items.push(v);
             self.ws();
             match self.peek()? {
                 b',' => self.i += 1,
                 b']' => {
                     self.i += 1;
                     self.depth -= 1;
-                    return Some(Node::Arr(out));
+                    return Some(Node::Arr(self.items.split_off(mark)));
                 }
                 _ => return None,
             }
@@ -181,10 +193,13 @@ impl<'a> Scanner<'a> {
         self.i += 1;
         let mut escaped = false;
         loop {
-            // Eight bytes at a time while none is `"`, `\` or a control character.
+            // Eight bytes at a time up to the first `"`, `\` or control character.
             while let Some(chunk) = self.b.get(self.i..self.i + 8) {
-                let w = u64::from_le_bytes(chunk.try_into().ok()?);
-                if has_special(w) {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(chunk);
+                let m = special_mask(u64::from_le_bytes(w));
+                if m != 0 {
+                    self.i += (m.trailing_zeros() / 8) as usize;
                     break;
                 }
                 self.i += 8;
@@ -315,16 +330,18 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Whether any byte of `w` is `"`, `\` or below 0x20.
+/// A mask whose lowest set bit is the high bit of the first byte of `w`
+/// (little-endian) that is `"`, `\` or below 0x20; 0 when there is none.
+/// (Bits above the first such byte may be set spuriously.)
 #[inline]
-fn has_special(w: u64) -> bool {
+fn special_mask(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let quote = zero(w ^ (ONES * b'"' as u64));
     let backslash = zero(w ^ (ONES * b'\\' as u64));
     let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    (quote | backslash | control) != 0
+    quote | backslash | control
 }
 
 #[cfg(test)]
@@ -431,10 +448,17 @@ mod tests {
     #[test]
     fn special_bytes_are_found_in_every_lane() {
         for lane in 0..8 {
-            for (c, want) in [(b'"', true), (b'\\', true), (0x1f, true), (0x00, true), (b' ', false), (b'a', false), (0xe3, false)] {
-                let mut bytes = [b'a'; 8];
-                bytes[lane] = c;
-                assert_eq!(has_special(u64::from_le_bytes(bytes)), want, "byte {c:#x} in lane {lane}");
+            for (c, want) in [(b'"', true), (b'\\', true), (0x1f, true), (0x00, true), (b' ', false), (b'a', false), (0xe3, false), (0x21, false)] {
+                for fill in [b'a', b'"', 0x01, 0xff] {
+                    // Bytes before `lane` are plain; bytes after it may be anything.
+                    let mut bytes = [fill; 8];
+                    bytes[..lane].fill(b'a');
+                    bytes[lane] = c;
+                    let m = special_mask(u64::from_le_bytes(bytes));
+                    let first = (m != 0).then(|| (m.trailing_zeros() / 8) as usize);
+                    let expect = if want { Some(lane) } else if lane < 7 && fill != b'a' && fill != 0xff { Some(lane + 1) } else { None };
+                    assert_eq!(first, expect, "byte {c:#x} in lane {lane}, then {fill:#x}");
+                }
             }
         }
     }
