@@ -195,10 +195,15 @@ impl Builders {
     }
 
     /// The record batch of the rows appended so far.
-    pub(crate) fn finish(mut self, view: &ViewDefinition) -> Result<RecordBatch> {
+    pub(crate) fn finish(self, view: &ViewDefinition) -> Result<RecordBatch> {
+        self.finish_with(view.schema())
+    }
+
+    /// Like [`Builders::finish`], with the view's schema already built.
+    pub(crate) fn finish_with(mut self, schema: SchemaRef) -> Result<RecordBatch> {
         let arrays: Vec<ArrayRef> = self.columns.iter_mut().map(ColumnBuilder::finish).collect();
         Ok(RecordBatch::try_new_with_options(
-            view.schema(),
+            schema,
             arrays,
             &arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(self.rows)),
         )?)

@@ -565,10 +565,22 @@ fn fast_cell<'n>(item: FastItem<'n, '_>, kind: ValueKind) -> Result<FastCell<'n>
     }
 }
 
+/// Whether `s` is `YYYY`, `YYYY-MM` or `YYYY-MM-DD` in ASCII digits.
+fn plain_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    matches!(b.len(), 4 | 7 | 10)
+        && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() })
+}
+
 /// Dates and times as the FHIRPath engine renders them (it normalises what
 /// it can parse and keeps the rest as written).
 fn temporal<'n>(s: &'n str, ty: &str) -> Cow<'n, str> {
     use fhirpath::{DateTimeVal, Kind};
+    if ty == "date" && plain_date(s) {
+        // `YYYY`, `YYYY-MM` or `YYYY-MM-DD` in digits renders as written
+        // (or does not parse and stays as written).
+        return Cow::Borrowed(s);
+    }
     let parsed = match ty {
         "date" => DateTimeVal::parse_date(s).map(|d| d.render(Kind::Date)),
         "dateTime" | "instant" => DateTimeVal::parse_datetime(s).map(|d| d.render(Kind::DateTime)),
@@ -623,6 +635,16 @@ mod tests {
         assert_eq!(node, parse_node(&want.to_string(), None).expect("parse"));
         let e = parse_keys("[1]", &KeyTree::of(&view)).expect_err("not an object").to_string();
         assert!(e.contains("a JSON object (a FHIR resource)"), "{e}");
+    }
+
+    #[test]
+    fn plain_dates_render_as_written() {
+        use fhirpath::{DateTimeVal, Kind};
+        for d in ["2004-01-17", "0000-12-31", "2023-02-30", "2024-02-29", "1999", "1999-13", "2001-07", "20a1-01-01", "2001-1-01", "2001-01-011"] {
+            let engine = DateTimeVal::parse_date(d).map(|v| v.render(Kind::Date)).unwrap_or_else(|| d.to_string());
+            assert_eq!(temporal(d, "date"), engine, "{d}");
+        }
+        assert!(plain_date("2004-01-17") && plain_date("2004") && !plain_date("2004-01-1") && !plain_date("2004/01/17"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 use serde_json::Value;
@@ -275,6 +276,8 @@ impl<'v> Core<'v> {
         let per_resource: Vec<f64> =
             self.stats.iter().map(|s| if s.resources > 0 { s.rows as f64 / s.resources as f64 } else { 1.0 }).collect();
         let per_resource = &per_resource;
+        let schemas: Vec<SchemaRef> = views.iter().map(|v| v.schema()).collect();
+        let schemas = &schemas;
         let pieces: Vec<Result<Vec<Option<RecordBatch>>>> = buffer
             .par_chunks(piece)
             .map(|chunk| {
@@ -335,7 +338,7 @@ impl<'v> Core<'v> {
                         }
                     }
                 }
-                views.iter().zip(builders).map(|(v, b)| b.map(|b| b.finish(v)).transpose()).collect()
+                schemas.iter().zip(builders).map(|(s, b)| b.map(|b| b.finish_with(s.clone())).transpose()).collect()
             })
             .collect();
         for p in pieces {
@@ -480,7 +483,7 @@ impl ViewDefinition {
 }
 
 /// Bytes of NDJSON read at a time by [`read_blocks`].
-const BLOCK_BYTES: usize = 2 << 20;
+const BLOCK_BYTES: usize = 512 << 10;
 
 /// Reads `file` in blocks of whole lines (a line longer than a block makes
 /// the block grow) and calls `each` with each block's text until it returns

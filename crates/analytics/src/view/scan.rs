@@ -19,7 +19,7 @@ const MAX_DEPTH: usize = 96;
 /// Parses a resource (a JSON object) keeping the keys in `keys`; `None` when
 /// `serde_json` must decide (see the module documentation).
 pub(crate) fn scan_keys<'a>(text: &'a str, keys: &KeyTree) -> Option<Node<'a>> {
-    let mut s = Scanner { text, b: text.as_bytes(), i: 0, depth: 0, members: Vec::new(), items: Vec::new() };
+    let mut s = Scanner { text, b: text.as_bytes(), i: 0, depth: 0, members: Vec::with_capacity(32), items: Vec::with_capacity(16) };
     s.ws();
     if s.peek()? != b'{' {
         return None;
