@@ -370,6 +370,11 @@ pub(crate) struct Tape<'n> {
 }
 
 impl<'n> Tape<'n> {
+    /// An empty tape of another lifetime in the same vectors.
+    pub(crate) fn recycle<'m>(self) -> Tape<'m> {
+        Tape { cells: self.cells.into_iter().filter_map(|_| None).collect(), rows: self.rows, width: self.width }
+    }
+
     /// The rows, each as `width` cell indices.
     pub(crate) fn rows(&self) -> impl Iterator<Item = &[u32]> {
         self.rows.chunks_exact(self.width.max(1))
@@ -431,9 +436,12 @@ fn product_tail(out: &mut Vec<u32>, start: usize, mid: usize, width: usize) {
 
 impl ViewDefinition {
     /// The rows of one resource on the fast path (see [`is_fast`]), as a [`Tape`].
-    pub(crate) fn fast_rows<'n>(&self, resource: &'n Node<'_>) -> Result<Tape<'n>, Fallback> {
+    /// Reuses (and empties) the vectors of `tape`.
+    pub(crate) fn fast_rows_in<'n>(&self, resource: &'n Node<'_>, mut tape: Tape<'n>) -> Result<Tape<'n>, Fallback> {
         let width = self.columns.len();
-        let mut tape = Tape { cells: Vec::with_capacity(32), rows: Vec::with_capacity(16 * width), width };
+        tape.width = width;
+        tape.cells.clear();
+        tape.rows.clear();
         tape.cells.push(FastCell::Null);
         if resource.get("resourceType").and_then(Node::as_str) != Some(self.resource.as_str()) {
             return Ok(tape);

@@ -984,6 +984,31 @@ impl CompiledPath {
                 Ok(())
             }
             PathKind::This => each(focus),
+            PathKind::ResourceKey => match focus {
+                FastItem::Node(n, _) => n.get("id").map_or(Ok(()), |id| each(FastItem::Node(id, "id"))),
+                FastItem::Str(_) => Ok(()),
+            },
+            PathKind::ReferenceKey { prefix: None, ty, first: _ } => {
+                // A reference key on the focus itself: at most one.
+                if let FastItem::Node(n, _) = focus {
+                    if let Some((t, id)) = n.get("reference").and_then(Node::as_str).and_then(reference_parts) {
+                        if ty.as_deref().is_none_or(|want| want == t) {
+                            return each(FastItem::Str(id));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            PathKind::ReferenceKey { prefix: Some(p), ty, first: false } => p.visit_nodes(focus, &mut |r| {
+                if let FastItem::Node(n, _) = r {
+                    if let Some((t, id)) = n.get("reference").and_then(Node::as_str).and_then(reference_parts) {
+                        if ty.as_deref().is_none_or(|want| want == t) {
+                            return each(FastItem::Str(id));
+                        }
+                    }
+                }
+                Ok(())
+            }),
             _ => {
                 for item in self.evaluate_node(focus).ok_or(Fallback)? {
                     each(item)?;

@@ -16,8 +16,8 @@ use super::error::{Error, Result};
 use super::eval::{Row, RowEnvs};
 use super::path::reference_parts;
 use super::batch::Builders;
-use super::fast::{KeyTree, Node, parse_keys};
-use super::scan::scan_keys;
+use super::fast::{KeyTree, Node, Tape, parse_keys};
+use super::scan::{Scratch, scan_keys_with};
 use super::project::{Projection, parse_resource};
 
 /// Options for a run.
@@ -290,6 +290,9 @@ impl<'v> Core<'v> {
                     .map(|((v, d), r)| (!d).then(|| Builders::with_capacity(v, (chunk.len() as f64 * r * 1.1) as usize + 16)))
                     .collect();
                 let mut rows: Vec<Row> = Vec::new();
+                // Vectors reused from one resource to the next.
+                let mut scratch = Scratch::default();
+                let mut spare: Tape<'static> = Tape::default();
                 for (n, text) in chunk {
                     let invalid = |e: serde_json::Error| Error::InvalidResource {
                         source_name: format!("{source}:{n}"),
@@ -298,7 +301,7 @@ impl<'v> Core<'v> {
                     if let Some(keys) = &keys {
                         // The byte scanner takes the plain case; serde_json
                         // decides the rest (and gives the errors).
-                        let node = match scan_keys(text, keys) {
+                        let node = match scan_keys_with(text, keys, &mut scratch) {
                             Some(node) => node,
                             None => parse_keys(text, keys).map_err(invalid)?,
                         };
@@ -308,10 +311,11 @@ impl<'v> Core<'v> {
                         let mut full: Option<Value> = None;
                         for (view, b) in views.iter().zip(builders.iter_mut()) {
                             let Some(b) = b else { continue };
-                            if let Ok(tape) = view.fast_rows(&node) {
+                            if let Ok(tape) = view.fast_rows_in(&node, std::mem::take(&mut spare).recycle()) {
                                 for r in tape.rows() {
                                     b.append_indexed(&tape.cells, r);
                                 }
+                                spare = tape.recycle();
                                 continue;
                             }
                             // An unusual resource: the general path gives its rows or its error.

@@ -18,15 +18,38 @@ const MAX_DEPTH: usize = 96;
 
 /// Parses a resource (a JSON object) keeping the keys in `keys`; `None` when
 /// `serde_json` must decide (see the module documentation).
+#[cfg(test)]
 pub(crate) fn scan_keys<'a>(text: &'a str, keys: &KeyTree) -> Option<Node<'a>> {
-    let mut s = Scanner { text, b: text.as_bytes(), i: 0, depth: 0, members: Vec::with_capacity(32), items: Vec::with_capacity(16) };
-    s.ws();
-    if s.peek()? != b'{' {
-        return None;
-    }
-    let node = s.object(if keys.all { None } else { Some(keys) })?;
-    s.ws();
-    (s.i == s.b.len()).then_some(node)
+    scan_keys_with(text, keys, &mut Scratch::default())
+}
+
+/// Working vectors of the scanner, kept from one resource to the next.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    members: Vec<(Cow<'static, str>, Node<'static>)>,
+    items: Vec<Node<'static>>,
+}
+
+/// An empty vector of another lifetime in the allocation of `v` (the
+/// elements are dropped; collecting in place keeps the buffer).
+fn recycle<T, U>(v: Vec<T>) -> Vec<U> {
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+/// [`scan_keys`] reusing the vectors of `scratch`.
+pub(crate) fn scan_keys_with<'a>(text: &'a str, keys: &KeyTree, scratch: &mut Scratch) -> Option<Node<'a>> {
+    let mut s = Scanner {
+        text,
+        b: text.as_bytes(),
+        i: 0,
+        depth: 0,
+        members: recycle(std::mem::take(&mut scratch.members)),
+        items: recycle(std::mem::take(&mut scratch.items)),
+    };
+    let node = s.resource(keys);
+    scratch.members = recycle(std::mem::take(&mut s.members));
+    scratch.items = recycle(std::mem::take(&mut s.items));
+    node
 }
 
 struct Scanner<'a> {
@@ -51,6 +74,17 @@ impl<'a> Scanner<'a> {
         while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.b.get(self.i) {
             self.i += 1;
         }
+    }
+
+    /// The resource: one object and nothing after it but whitespace.
+    fn resource(&mut self, keys: &KeyTree) -> Option<Node<'a>> {
+        self.ws();
+        if self.peek()? != b'{' {
+            return None;
+        }
+        let node = self.object(if keys.all { None } else { Some(keys) })?;
+        self.ws();
+        (self.i == self.b.len()).then_some(node)
     }
 
     /// Consumes `c` after optional whitespace.
@@ -140,7 +174,7 @@ impl<'a> Scanner<'a> {
                 b'}' => {
                     self.i += 1;
                     self.depth -= 1;
-                    return Some(Node::Obj(self.members.split_off(mark)));
+                    return Some(Node::Obj(self.members.drain(mark..).collect()));
                 }
                 _ => return None,
             }
@@ -167,7 +201,7 @@ impl<'a> Scanner<'a> {
                 b']' => {
                     self.i += 1;
                     self.depth -= 1;
-                    return Some(Node::Arr(self.items.split_off(mark)));
+                    return Some(Node::Arr(self.items.drain(mark..).collect()));
                 }
                 _ => return None,
             }
