@@ -503,10 +503,11 @@ impl ViewDefinition {
                     }
                     Some(_) => Err(Fallback),
                 })?;
-                match one {
-                    None => FastCell::Null,
-                    Some(i) => fast_cell(i, kind)?,
-                }
+                out[start + c.index] = match one {
+                    None => 0,
+                    Some(i) => push_cell(tape, i, kind)?,
+                };
+                continue;
             };
             out[start + c.index] = tape.push(cell);
         }
@@ -541,6 +542,22 @@ impl FastCell<'_> {
             FastCell::List(l) => Cell::List(l.iter().map(FastCell::to_cell).collect()),
         }
     }
+}
+
+/// Adds the cell of a fast item to the tape (strings, the usual case, are
+/// built in place); its index.
+#[inline]
+fn push_cell<'n>(tape: &mut Tape<'n>, item: FastItem<'n, '_>, kind: ValueKind) -> Result<u32, Fallback> {
+    let text = match (item, kind) {
+        (FastItem::Str(s), ValueKind::String) => Cow::Borrowed(s),
+        (FastItem::Node(Node::Str(s), ty), ValueKind::String) => temporal(s, ty),
+        _ => {
+            let cell = fast_cell(item, kind)?;
+            return Ok(tape.push(cell));
+        }
+    };
+    tape.cells.push(FastCell::Str(text));
+    Ok((tape.cells.len() - 1) as u32)
 }
 
 /// A cell from a fast item, converted as `Item::to_json` and the general

@@ -163,8 +163,15 @@ impl<'a> Scanner<'a> {
             };
             match sub {
                 Some(t) => {
-                    let v = self.value(t)?;
-                    self.members.push((key, v));
+                    self.ws();
+                    if self.peek()? == b'"' {
+                        // A string (the usual kept value), pushed in place.
+                        let v = self.string()?;
+                        self.members.push((key, Node::Str(v)));
+                    } else {
+                        let v = self.value(t)?;
+                        self.members.push((key, v));
+                    }
                 }
                 None => self.skip()?,
             }
@@ -174,7 +181,7 @@ impl<'a> Scanner<'a> {
                 b'}' => {
                     self.i += 1;
                     self.depth -= 1;
-                    return Some(Node::Obj(self.members.drain(mark..).collect()));
+                    return Some(Node::Obj(self.members.split_off(mark)));
                 }
                 _ => return None,
             }
@@ -201,7 +208,7 @@ impl<'a> Scanner<'a> {
                 b']' => {
                     self.i += 1;
                     self.depth -= 1;
-                    return Some(Node::Arr(self.items.drain(mark..).collect()));
+                    return Some(Node::Arr(self.items.split_off(mark)));
                 }
                 _ => return None,
             }
