@@ -372,7 +372,7 @@ pub(crate) struct Tape<'n> {
 impl<'n> Tape<'n> {
     /// An empty tape of another lifetime in the same vectors.
     pub(crate) fn recycle<'m>(self) -> Tape<'m> {
-        Tape { cells: self.cells.into_iter().filter_map(|_| None).collect(), rows: self.rows, width: self.width }
+        Tape { cells: super::scan::recycle(self.cells), rows: self.rows, width: self.width }
     }
 
     /// The rows, each as `width` cell indices.

@@ -701,6 +701,21 @@ fn normalize_type_name(t: &str) -> String {
     }
 }
 
+/// Calls `each` with the key of the reference `item` when it is of type `ty` (any type when `None`).
+fn reference_key<'n, 'a>(
+    item: FastItem<'n, 'a>,
+    ty: Option<&str>,
+    each: &mut dyn FnMut(FastItem<'n, 'a>) -> Result<(), Fallback>,
+) -> Result<(), Fallback> {
+    if let FastItem::Node(n, _) = item
+        && let Some((t, id)) = n.get("reference").and_then(Node::as_str).and_then(reference_parts)
+        && ty.is_none_or(|want| want == t)
+    {
+        return each(FastItem::Str(id));
+    }
+    Ok(())
+}
+
 /// Walks a member chain without `first()` depth first, which yields the
 /// items in the order of the level-by-level walk of [`CompiledPath::evaluate_node`].
 fn walk_members<'n, 'a>(
@@ -988,27 +1003,11 @@ impl CompiledPath {
                 FastItem::Node(n, _) => n.get("id").map_or(Ok(()), |id| each(FastItem::Node(id, "id"))),
                 FastItem::Str(_) => Ok(()),
             },
-            PathKind::ReferenceKey { prefix: None, ty, first: _ } => {
-                // A reference key on the focus itself: at most one.
-                if let FastItem::Node(n, _) = focus {
-                    if let Some((t, id)) = n.get("reference").and_then(Node::as_str).and_then(reference_parts) {
-                        if ty.as_deref().is_none_or(|want| want == t) {
-                            return each(FastItem::Str(id));
-                        }
-                    }
-                }
-                Ok(())
+            // A reference key on the focus itself (at most one), or on each item of a prefix.
+            PathKind::ReferenceKey { prefix: None, ty, first: _ } => reference_key(focus, ty.as_deref(), each),
+            PathKind::ReferenceKey { prefix: Some(p), ty, first: false } => {
+                p.visit_nodes(focus, &mut |r| reference_key(r, ty.as_deref(), each))
             }
-            PathKind::ReferenceKey { prefix: Some(p), ty, first: false } => p.visit_nodes(focus, &mut |r| {
-                if let FastItem::Node(n, _) = r {
-                    if let Some((t, id)) = n.get("reference").and_then(Node::as_str).and_then(reference_parts) {
-                        if ty.as_deref().is_none_or(|want| want == t) {
-                            return each(FastItem::Str(id));
-                        }
-                    }
-                }
-                Ok(())
-            }),
             _ => {
                 for item in self.evaluate_node(focus).ok_or(Fallback)? {
                     each(item)?;

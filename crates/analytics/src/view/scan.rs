@@ -32,7 +32,7 @@ pub(crate) struct Scratch {
 
 /// An empty vector of another lifetime in the allocation of `v` (the
 /// elements are dropped; collecting in place keeps the buffer).
-fn recycle<T, U>(v: Vec<T>) -> Vec<U> {
+pub(crate) fn recycle<T, U>(v: Vec<T>) -> Vec<U> {
     v.into_iter().filter_map(|_| None).collect()
 }
 
