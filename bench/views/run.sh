@@ -18,6 +18,9 @@
 #    `SELECT code, count(*) ... GROUP BY code` with DataFusion (median of 3
 #    after a warm-up).
 #
+# SQL=0 skips step 5 (the DataFusion driver's first release build takes tens
+# of minutes; its figure does not depend on the view runner).
+#
 # RUNS (default 3) repeats every timed command; each figure is the median
 # (by wall time) of the runs, printed as one JSON line with all run times.
 # `uptime` is printed first and last, since the machine is shared.
@@ -131,6 +134,11 @@ else
   echo "== helios-sof: sof-cli not found (cargo install helios-sof, or set SOF_CLI); no side-by-side figures"
 fi
 
+if [ "${SQL:-1}" = 0 ]; then
+  echo "== DataFusion: skipped (SQL=0)"
+  echo "== $(uptime)"
+  exit 0
+fi
 echo "== DataFusion: count(*) GROUP BY over 10,000,000 Parquet rows"
 # SQL_TARGET_DIR: where to build the DataFusion driver (default: CARGO_TARGET_DIR).
 sql_target="${SQL_TARGET_DIR:-$CARGO_TARGET_DIR}"
