@@ -31,7 +31,6 @@ sync=full
 base=100000
 keep=0
 build=1
-oha_version=1.16.0
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) duration="$2"; shift 2 ;;
@@ -46,11 +45,8 @@ while [ $# -gt 0 ]; do
 done
 
 command -v python3 >/dev/null || { echo "run.sh: python3 is required" >&2; exit 1; }
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-if ! command -v oha >/dev/null; then
-    echo "run.sh: installing the load generator: cargo install oha --version $oha_version --locked (a few minutes, once)" >&2
-    cargo install oha --version "$oha_version" --locked
-fi
+. "$root/bench/serve.sh"
+ensure_oha
 echo "run.sh: using $(oha --version)" >&2
 
 target="${CARGO_TARGET_DIR:-$root/target}"
@@ -61,12 +57,8 @@ fi
 [ -x "$bin" ] || { echo "run.sh: $bin not found (build with: cargo build --release -p medtwin-cli)" >&2; exit 1; }
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/medtwin-bench-http.XXXXXX")"
-server_pid=""
 cleanup() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    stop_server
     if [ "$keep" = 1 ]; then echo "run.sh: kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -79,17 +71,7 @@ python3 "$root/bench/http/bodies.py" "$tmp/bodies"
 "$bin" import --data "$tmp/data" --sync normal "$tmp/base" "$tmp/patients" | tail -1
 
 echo "== starting medtwin serve (sync=$sync) on 127.0.0.1, port chosen by the OS"
-"$bin" serve --data "$tmp/data" --sync "$sync" --addr 127.0.0.1:0 2>"$tmp/serve.log" &
-server_pid=$!
-addr=""
-for _ in $(seq 1 100); do
-    addr=$(sed -n 's|^medtwin: FHIR API at http://\([0-9.:]*\)/fhir.*|\1|p' "$tmp/serve.log" | head -1)
-    [ -n "$addr" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { echo "run.sh: the server exited:" >&2; cat "$tmp/serve.log" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$addr" ] || { echo "run.sh: the server did not report its address:" >&2; cat "$tmp/serve.log" >&2; exit 1; }
-case "$addr" in 127.0.0.1:*) ;; *) echo "run.sh: refusing to load a non-loopback address $addr" >&2; exit 1 ;; esac
+start_server "$bin" "$tmp/serve.log" --data "$tmp/data" --sync "$sync"
 base_url="http://$addr/fhir"
 echo "   listening at $base_url (pid $server_pid)"
 

@@ -53,35 +53,18 @@ echo "== in process ($(uptime | sed 's/.*load/load/'))"
 MEDTWIN_BENCH_REUSE="$reuse" "$target/release/examples/search_bench" "$PATIENTS" "$OBS" "$DIR"
 [ "$http" = 1 ] || exit 0
 
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-if ! command -v oha >/dev/null; then
-    echo "run.sh: installing the load generator: cargo install oha --version 1.16.0 --locked (a few minutes, once)" >&2
-    cargo install oha --version 1.16.0 --locked
-fi
+. "$root/bench/serve.sh"
+ensure_oha
 [ -x "$bin" ] || { echo "run.sh: $bin not found (build with: cargo build --release -p medtwin-cli)" >&2; exit 1; }
 
 log="$(mktemp "${TMPDIR:-/tmp}/medtwin-search-serve.XXXXXX")"
-server_pid=""
 cleanup() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    stop_server
     rm -f "$log"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== through medtwin serve (loopback, oha $(oha --version | awk '{print $2}'))"
-"$bin" serve --data "$DIR" --sync normal --addr 127.0.0.1:0 2>"$log" &
-server_pid=$!
-addr=""
-for _ in $(seq 1 600); do
-    addr=$(sed -n 's|^medtwin: FHIR API at http://\([0-9.:]*\)/fhir.*|\1|p' "$log" | head -1)
-    [ -n "$addr" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { echo "run.sh: the server exited:" >&2; cat "$log" >&2; exit 1; }
-    sleep 0.2
-done
-[ -n "$addr" ] || { echo "run.sh: the server did not report its address:" >&2; cat "$log" >&2; exit 1; }
-case "$addr" in 127.0.0.1:*) ;; *) echo "run.sh: refusing to load a non-loopback address $addr" >&2; exit 1 ;; esac
+start_server "$bin" "$log" --data "$DIR" --sync normal
 python3 "$root/bench/search/over_http.py" "http://$addr/fhir" "$PATIENTS" "$OBS" --duration "$duration" --server-pid "$server_pid"
