@@ -147,14 +147,7 @@ impl<'a> Scanner<'a> {
             if self.peek()? != b'"' {
                 return None;
             }
-            let start = self.i;
-            let escaped = self.skip_string()?;
-            let raw = &self.text[start + 1..self.i - 1];
-            let key = if escaped {
-                Cow::Owned(serde_json::from_str::<String>(&self.text[start..self.i]).ok()?)
-            } else {
-                Cow::Borrowed(raw)
-            };
+            let key = self.string()?;
             self.eat(b':')?;
             // The subtree of this key: `Some(None)` keeps all below it.
             let sub = match keys {
