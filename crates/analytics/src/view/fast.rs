@@ -1,7 +1,8 @@
 //! The fast evaluation path: for views whose every path is a member chain,
 //! `$this` or a key function (most views in practice), resources are parsed
 //! into a light borrowed tree ([`Node`]: strings point into the input, objects
-//! are small vectors, no hashing) instead of `serde_json::Value`, keeping
+//! and arrays are slices in a per-resource bump arena, no hashing, no
+//! allocator calls) instead of `serde_json::Value`, keeping
 //! only the keys the view reads ([`KeyTree`]), and rows are computed on it
 //! directly.
 //!
@@ -16,27 +17,47 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use bumpalo::Bump;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::definition::{Iteration, Select, ValueKind, ViewDefinition};
 use super::batch::CellValue;
 use super::eval::{Cell, coerce};
 use super::path::FastItem;
-use super::project::Projection;
 
-/// A parsed JSON value borrowing its strings from the input text.
-#[derive(Debug, Clone, PartialEq)]
+/// A parsed JSON value: strings point into the input text (or, decoded
+/// from escapes, into the arena), objects and arrays are slices in a bump
+/// arena that is reset for each resource, so building and dropping a tree
+/// costs no allocator calls.
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Node<'a> {
     Null,
     Bool(bool),
-    Num(serde_json::Number),
-    Str(Cow<'a, str>),
-    Arr(Vec<Node<'a>>),
-    Obj(Vec<(Cow<'a, str>, Node<'a>)>),
+    /// A number as written (valid JSON, and finite); converted when read.
+    Num(&'a str),
+    Str(&'a str),
+    Arr(&'a [Node<'a>]),
+    Obj(&'a [(&'a str, Node<'a>)]),
+}
+
+/// Numbers compare by value (`1E2` and `100.0` are the same number), the rest as written.
+impl PartialEq for Node<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Node::Null, Node::Null) => true,
+            (Node::Bool(a), Node::Bool(b)) => a == b,
+            (Node::Num(a), Node::Num(b)) => Node::number(a) == Node::number(b),
+            (Node::Str(a), Node::Str(b)) => a == b,
+            (Node::Arr(a), Node::Arr(b)) => a == b,
+            (Node::Obj(a), Node::Obj(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl<'a> Node<'a> {
     /// The value of `key` (the last one, as `serde_json::Value` keeps it, when a key repeats).
+    #[inline]
     pub(crate) fn get(&self, key: &str) -> Option<&Node<'a>> {
         match self {
             Node::Obj(m) => m.iter().rev().find(|(k, _)| key_eq(k, key)).map(|(_, v)| v),
@@ -44,12 +65,38 @@ impl<'a> Node<'a> {
         }
     }
 
-    pub(crate) fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&'a str> {
         match self {
             Node::Str(s) => Some(s),
             _ => None,
         }
     }
+
+    /// The number, as `serde_json` reads it.
+    pub(crate) fn number(raw: &str) -> Option<serde_json::Number> {
+        serde_json::from_str(raw).ok()
+    }
+
+    /// Whether `serde_json` takes a number that is valid JSON syntax: it
+    /// rejects only those too large for a float (such as `1e400`).
+    pub(crate) fn finite(raw: &str) -> bool {
+        (raw.len() < 300 && !raw.contains(['e', 'E'])) || Node::number(raw).is_some()
+    }
+}
+
+/// The cell of a JSON number (valid syntax) as [`super::eval::number_cell`]
+/// gives it from `serde_json`'s reading; plain integers and decimals are
+/// read directly (both readers round correctly, so they agree).
+fn number_cell(raw: &str) -> Option<Cell> {
+    let digits = raw.strip_prefix('-').unwrap_or(raw).as_bytes();
+    if digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit) {
+        return raw.parse::<i64>().ok().map(Cell::Int);
+    }
+    if digits.len() <= 64 && digits.contains(&b'.') && digits.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+        let f: f64 = raw.parse().ok()?;
+        return Some(if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 { Cell::Int(f as i64) } else { Cell::Float(f) });
+    }
+    Node::number(raw).as_ref().and_then(super::eval::number_cell)
 }
 
 /// Whether two (short) keys are equal, without a `memcmp` call for each candidate.
@@ -125,187 +172,111 @@ impl KeyTree {
     }
 }
 
-/// Parses a resource into a [`Node`], keeping only the keys in `keys`.
-pub(crate) fn parse_keys<'a>(text: &'a str, keys: &KeyTree) -> serde_json::Result<Node<'a>> {
-    if keys.all {
-        return parse_node(text, None);
-    }
+/// Parses a resource into a [`Node`] in `arena`, keeping only the keys in `keys`.
+pub(crate) fn parse_keys<'a>(text: &'a str, keys: &KeyTree, arena: &'a Bump) -> serde_json::Result<Node<'a>> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let node = de.deserialize_map(TreeVisitor(keys, true))?;
+    let node = de.deserialize_map(TreeVisitor { keys: (!keys.all).then_some(keys), arena, top: true })?;
     de.end()?;
     Ok(node)
 }
 
-struct TreeSeed<'t>(&'t KeyTree);
+/// Builds a node keeping the keys of a [`KeyTree`] (all keys when `None`);
+/// `top`: the resource itself.
+#[derive(Clone, Copy)]
+struct TreeVisitor<'t, 'a> {
+    keys: Option<&'t KeyTree>,
+    arena: &'a Bump,
+    top: bool,
+}
 
-impl<'de> DeserializeSeed<'de> for TreeSeed<'_> {
-    type Value = Node<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
-        if self.0.all { d.deserialize_any(NodeVisitor) } else { d.deserialize_any(TreeVisitor(self.0, false)) }
+impl<'de: 'a, 'a> DeserializeSeed<'de> for TreeVisitor<'_, 'a> {
+    type Value = Node<'a>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Node<'a>, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-/// Builds a node keeping the keys of a [`KeyTree`] (the flag: the resource itself).
-struct TreeVisitor<'t>(&'t KeyTree, bool);
-
-impl<'de> Visitor<'de> for TreeVisitor<'_> {
-    type Value = Node<'de>;
+impl<'de: 'a, 'a> Visitor<'de> for TreeVisitor<'_, 'a> {
+    type Value = Node<'a>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.1 { "a JSON object (a FHIR resource)" } else { "any JSON value" })
+        f.write_str(if self.top { "a JSON object (a FHIR resource)" } else { "any JSON value" })
     }
-    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
+    fn visit_unit<E>(self) -> Result<Node<'a>, E> {
         Ok(Node::Null)
     }
-    fn visit_none<E>(self) -> Result<Node<'de>, E> {
+    fn visit_none<E>(self) -> Result<Node<'a>, E> {
         Ok(Node::Null)
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Node<'de>, E> {
+    fn visit_bool<E>(self, v: bool) -> Result<Node<'a>, E> {
         Ok(Node::Bool(v))
     }
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Node<'de>, E> {
-        NodeVisitor.visit_i64(v)
+    fn visit_i64<E>(self, v: i64) -> Result<Node<'a>, E> {
+        Ok(Node::Num(self.arena.alloc_str(&v.to_string())))
     }
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Node<'de>, E> {
-        NodeVisitor.visit_u64(v)
+    fn visit_u64<E>(self, v: u64) -> Result<Node<'a>, E> {
+        Ok(Node::Num(self.arena.alloc_str(&v.to_string())))
     }
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Node<'de>, E> {
-        NodeVisitor.visit_f64(v)
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Node<'a>, E> {
+        let n = serde_json::Number::from_f64(v).ok_or_else(|| E::custom("a number that is not finite"))?;
+        Ok(Node::Num(self.arena.alloc_str(&n.to_string())))
     }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Node<'de>, E> {
-        Ok(Node::Str(Cow::Borrowed(v)))
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Node<'a>, E> {
+        Ok(Node::Str(v))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Node<'de>, E> {
-        Ok(Node::Str(Cow::Owned(v.to_string())))
+    fn visit_str<E>(self, v: &str) -> Result<Node<'a>, E> {
+        Ok(Node::Str(self.arena.alloc_str(v)))
     }
-    fn visit_string<E>(self, v: String) -> Result<Node<'de>, E> {
-        Ok(Node::Str(Cow::Owned(v)))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'a>, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(2));
-        while let Some(v) = seq.next_element_seed(TreeSeed(self.0))? {
+        while let Some(v) = seq.next_element_seed(TreeVisitor { top: false, ..self })? {
             out.push(v);
         }
-        Ok(Node::Arr(out))
+        Ok(Node::Arr(self.arena.alloc_slice_copy(&out)))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
-        let mut out = Vec::with_capacity(if self.1 { 8 } else { 4 });
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            match self.0.get(&key.0) {
-                Some(t) => out.push((key.0, map.next_value_seed(TreeSeed(t))?)),
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'a>, A::Error> {
+        let mut out = Vec::with_capacity(8);
+        while let Some(key) = map.next_key_seed(KeySeed(self.arena))? {
+            let sub = match self.keys {
+                None => Some(None),
+                Some(k) => k.get(key).map(|t| (!t.all).then_some(t)),
+            };
+            match sub {
+                Some(keys) => out.push((key, map.next_value_seed(TreeVisitor { keys, arena: self.arena, top: false })?)),
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(Node::Obj(out))
+        Ok(Node::Obj(self.arena.alloc_slice_copy(&out)))
+    }
+}
+
+/// An object key: borrowed from the text, or decoded into the arena.
+struct KeySeed<'a>(&'a Bump);
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for KeySeed<'a> {
+    type Value = &'a str;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<&'a str, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for KeySeed<'a> {
+    type Value = &'a str;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<&'a str, E> {
+        Ok(v)
+    }
+    fn visit_str<E>(self, v: &str) -> Result<&'a str, E> {
+        Ok(self.0.alloc_str(v))
     }
 }
 
 /// Gives up on one resource: the caller runs the general path on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Fallback;
-
-/// Parses a resource into a [`Node`], keeping only the projected top-level elements.
-pub(crate) fn parse_node<'a>(text: &'a str, projection: Option<&Projection>) -> serde_json::Result<Node<'a>> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let node = TopSeed(projection).deserialize(&mut de)?;
-    de.end()?;
-    Ok(node)
-}
-
-struct TopSeed<'p>(Option<&'p Projection>);
-
-impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
-    type Value = Node<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TopSeed<'_> {
-    type Value = Node<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object (a FHIR resource)")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
-        let mut out = Vec::with_capacity(16);
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            if self.0.is_none_or(|p| p.keeps(&key.0)) {
-                out.push((key.0, map.next_value::<Node<'de>>()?));
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(Node::Obj(out))
-    }
-}
-
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
-        d.deserialize_str(NodeVisitor).and_then(|n| match n {
-            Node::Str(s) => Ok(Key(s)),
-            _ => Err(serde::de::Error::custom("object keys must be strings")),
-        })
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Node<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node<'de>, D::Error> {
-        d.deserialize_any(NodeVisitor)
-    }
-}
-
-struct NodeVisitor;
-
-impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Node<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
-        Ok(Node::Null)
-    }
-    fn visit_none<E>(self) -> Result<Node<'de>, E> {
-        Ok(Node::Null)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Node<'de>, E> {
-        Ok(Node::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Node<'de>, E> {
-        Ok(Node::Num(v.into()))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Node<'de>, E> {
-        Ok(Node::Num(v.into()))
-    }
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Node<'de>, E> {
-        serde_json::Number::from_f64(v).map(Node::Num).ok_or_else(|| E::custom("a number that is not finite"))
-    }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Node<'de>, E> {
-        Ok(Node::Str(Cow::Borrowed(v)))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Node<'de>, E> {
-        Ok(Node::Str(Cow::Owned(v.to_string())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Node<'de>, E> {
-        Ok(Node::Str(Cow::Owned(v)))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(2));
-        while let Some(v) = seq.next_element::<Node<'de>>()? {
-            out.push(v);
-        }
-        Ok(Node::Arr(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
-        let mut out = Vec::with_capacity(4);
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            out.push((key.0, map.next_value::<Node<'de>>()?));
-        }
-        Ok(Node::Obj(out))
-    }
-}
 
 /// Whether `view` can run on [`Node`]s: no `where`, no `repeat`, every path
 /// fast, and every column yielding a primitive FHIR type.
@@ -567,7 +538,7 @@ fn fast_cell<'n>(item: FastItem<'n, '_>, kind: ValueKind) -> Result<FastCell<'n>
         FastItem::Str(s) => FastCell::Str(Cow::Borrowed(s)),
         FastItem::Node(n, ty) => match n {
             Node::Bool(b) => FastCell::Bool(*b),
-            Node::Num(n) => match super::eval::number_cell(n).ok_or(Fallback)? {
+            Node::Num(n) => match number_cell(n).ok_or(Fallback)? {
                 Cell::Int(i) => FastCell::Int(i),
                 Cell::Float(f) => FastCell::Float(f),
                 _ => return Err(Fallback),
@@ -625,17 +596,21 @@ mod tests {
 
     #[test]
     fn nodes_borrow_strings_and_keep_numbers_exact() {
-        let text = r#"{"a":"plain","b":"esc\"aped","n":[1,-2,1.50,18446744073709551615,1e400],"o":{"k":null},"a":"last"}"#;
-        let err = parse_node(text, None).expect_err("1e400 is not a finite number");
+        let arena = Bump::new();
+        let all = KeyTree { all: true, ..KeyTree::default() };
+        let text = r#"{"a":"plain","b":"esc\"aped","n":[1,-2,1.50,18446744073709551615,-0,1E2,1e400],"o":{"k":null},"a":"last"}"#;
+        let err = parse_keys(text, &all, &arena).expect_err("1e400 is not a finite number");
         assert!(err.to_string().contains("number"), "{err}");
         let text = text.replace(",1e400", "");
-        let n = parse_node(&text, None).expect("parse");
-        assert!(matches!(n.get("a"), Some(Node::Str(Cow::Borrowed("last")))));
-        assert!(matches!(n.get("b"), Some(Node::Str(Cow::Owned(s))) if s == "esc\"aped"));
+        let n = parse_keys(&text, &all, &arena).expect("parse");
+        let borrowed = |s: &str| text.as_bytes().as_ptr_range().contains(&s.as_ptr());
+        assert!(matches!(n.get("a"), Some(Node::Str(s)) if *s == "last" && borrowed(s)));
+        assert!(matches!(n.get("b"), Some(Node::Str(s)) if *s == "esc\"aped" && !borrowed(s)));
         let Some(Node::Arr(nums)) = n.get("n") else { panic!("array") };
         let v: serde_json::Value = serde_json::from_str(&text).expect("value");
         for (node, val) in nums.iter().zip(v["n"].as_array().expect("array")) {
-            assert_eq!(node, &Node::Num(val.as_number().expect("number").clone()));
+            let Node::Num(raw) = node else { panic!("a number") };
+            assert_eq!(Node::number(raw).as_ref(), val.as_number());
         }
         assert_eq!(n.get("o").and_then(|o| o.get("k")), Some(&Node::Null));
     }
@@ -653,13 +628,28 @@ mod tests {
             "managingOrganization":{"reference":"Organization/o1","display":"skip"},
             "name":[{"use":"official","family":{"odd":["kept whole"]},"given":["A","B"],"text":"skip"}],
             "address":[{"city":"skip","extension":[{"url":"http://x","valueCode":"13","valueString":"skip"}]}]}"#;
-        let node = parse_keys(text, &KeyTree::of(&view)).expect("parse");
+        let arena = Bump::new();
+        let node = parse_keys(text, &KeyTree::of(&view), &arena).expect("parse");
         let want = json!({"resourceType":"Patient","id":"p1","managingOrganization":{"reference":"Organization/o1"},
             "name":[{"family":{"odd":["kept whole"]},"given":["A","B"]}],
             "address":[{"extension":[{"url":"http://x","valueCode":"13"}]}]});
-        assert_eq!(node, parse_node(&want.to_string(), None).expect("parse"));
-        let e = parse_keys("[1]", &KeyTree::of(&view)).expect_err("not an object").to_string();
+        let all = KeyTree { all: true, ..KeyTree::default() };
+        assert_eq!(node, parse_keys(&want.to_string(), &all, &arena).expect("parse"));
+        let e = parse_keys("[1]", &KeyTree::of(&view), &arena).expect_err("not an object").to_string();
         assert!(e.contains("a JSON object (a FHIR resource)"), "{e}");
+    }
+
+    #[test]
+    fn numbers_read_directly_agree_with_serde() {
+        for raw in ["0", "-0", "7", "-12", "123456789012345678", "-123456789012345678", "1234567890123456789", "9223372036854775807",
+            "9223372036854775808", "-9223372036854775809", "18446744073709551616", "0.1", "-0.0", "100.0", "2.50", "1.7976931348623157",
+            "9007199254740993.0", "9223372036854775807.0", "-9223372036854775808.0", "0.30000000000000004", "1e2", "1E-7", "-2.5e+3",
+            "123456789012345678901234567890.5", "0.000000000000000000000000000000000000000000000000000000000000001"] {
+            let want = serde_json::from_str::<serde_json::Number>(raw).ok().as_ref().and_then(super::super::eval::number_cell);
+            assert_eq!(number_cell(raw), want, "{raw}");
+            assert!(Node::finite(raw), "{raw}");
+        }
+        assert!(!Node::finite("1e400") && !Node::finite(&format!("{}.0", "9".repeat(400))));
     }
 
     #[test]

@@ -733,7 +733,7 @@ fn walk_members<'n, 'a>(
     let keep = |x: &Node<'a>| url.is_none_or(|u| x.get("url").and_then(Node::as_str) == Some(u));
     match node.get(key) {
         Some(Node::Arr(a)) => {
-            for x in a {
+            for x in a.iter() {
                 if !matches!(x, Node::Null) && keep(x) {
                     walk_members(rest, x, ty, each)?;
                 }

@@ -292,6 +292,8 @@ impl<'v> Core<'v> {
                 let mut rows: Vec<Row> = Vec::new();
                 // Vectors reused from one resource to the next.
                 let mut scratch = Scratch::default();
+                // The light trees, one resource at a time.
+                let mut arena = bumpalo::Bump::new();
                 let mut spare: Tape<'static> = Tape::default();
                 for (n, text) in chunk {
                     let invalid = |e: serde_json::Error| Error::InvalidResource {
@@ -301,9 +303,10 @@ impl<'v> Core<'v> {
                     if let Some(keys) = &keys {
                         // The byte scanner takes the plain case; serde_json
                         // decides the rest (and gives the errors).
-                        let node = match scan_keys_with(text, keys, &mut scratch) {
+                        arena.reset();
+                        let node = match scan_keys_with(text, keys, &arena, &mut scratch) {
                             Some(node) => node,
-                            None => parse_keys(text, keys).map_err(invalid)?,
+                            None => parse_keys(text, keys, &arena).map_err(invalid)?,
                         };
                         if !keep_node(&node, since) {
                             continue;

@@ -9,24 +9,24 @@
 //! syntax error, deep nesting, or an escape in a kept string or key that
 //! `serde_json` must decode.
 
-use std::borrow::Cow;
+use bumpalo::Bump;
 
 use super::fast::{KeyTree, Node};
 
 /// Nesting beyond this hands the resource to `serde_json` (whose own limit is 128).
 const MAX_DEPTH: usize = 96;
 
-/// Parses a resource (a JSON object) keeping the keys in `keys`; `None` when
-/// `serde_json` must decide (see the module documentation).
+/// Parses a resource (a JSON object) into `arena`, keeping the keys in
+/// `keys`; `None` when `serde_json` must decide (see the module documentation).
 #[cfg(test)]
-pub(crate) fn scan_keys<'a>(text: &'a str, keys: &KeyTree) -> Option<Node<'a>> {
-    scan_keys_with(text, keys, &mut Scratch::default())
+pub(crate) fn scan_keys<'a>(text: &'a str, keys: &KeyTree, arena: &'a Bump) -> Option<Node<'a>> {
+    scan_keys_with(text, keys, arena, &mut Scratch::default())
 }
 
 /// Working vectors of the scanner, kept from one resource to the next.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    members: Vec<(Cow<'static, str>, Node<'static>)>,
+    members: Vec<(&'static str, Node<'static>)>,
     items: Vec<Node<'static>>,
 }
 
@@ -37,9 +37,10 @@ pub(crate) fn recycle<T, U>(v: Vec<T>) -> Vec<U> {
 }
 
 /// [`scan_keys`] reusing the vectors of `scratch`.
-pub(crate) fn scan_keys_with<'a>(text: &'a str, keys: &KeyTree, scratch: &mut Scratch) -> Option<Node<'a>> {
+pub(crate) fn scan_keys_with<'a>(text: &'a str, keys: &KeyTree, arena: &'a Bump, scratch: &mut Scratch) -> Option<Node<'a>> {
     let mut s = Scanner {
         text,
+        arena,
         b: text.as_bytes(),
         i: 0,
         depth: 0,
@@ -54,12 +55,14 @@ pub(crate) fn scan_keys_with<'a>(text: &'a str, keys: &KeyTree, scratch: &mut Sc
 
 struct Scanner<'a> {
     text: &'a str,
+    /// Where objects, arrays and decoded strings go.
+    arena: &'a Bump,
     b: &'a [u8],
     i: usize,
     depth: usize,
     /// Members and items of the objects and arrays being built (a stack:
-    /// each finished one moves its own into a vector of the exact size).
-    members: Vec<(Cow<'a, str>, Node<'a>)>,
+    /// each finished one moves its own into a slice in the arena).
+    members: Vec<(&'a str, Node<'a>)>,
     items: Vec<Node<'a>>,
 }
 
@@ -111,8 +114,9 @@ impl<'a> Scanner<'a> {
             b'-' | b'0'..=b'9' => {
                 let start = self.i;
                 self.number()?;
-                // Numbers are rare in the kept parts; `serde_json` converts them exactly.
-                serde_json::from_str::<Node<'a>>(&self.text[start..self.i]).ok()
+                // Kept as written; `serde_json` rejects those too large for a float (such as `1e400`).
+                let raw = &self.text[start..self.i];
+                Node::finite(raw).then_some(Node::Num(raw))
             }
             _ => None,
         }
@@ -140,7 +144,7 @@ impl<'a> Scanner<'a> {
         if self.peek()? == b'}' {
             self.i += 1;
             self.depth -= 1;
-            return Some(Node::Obj(Vec::new()));
+            return Some(Node::Obj(&[]));
         }
         loop {
             self.ws();
@@ -152,7 +156,7 @@ impl<'a> Scanner<'a> {
             // The subtree of this key: `Some(None)` keeps all below it.
             let sub = match keys {
                 None => Some(None),
-                Some(k) => k.get(&key).map(|t| if t.all { None } else { Some(t) }),
+                Some(k) => k.get(key).map(|t| if t.all { None } else { Some(t) }),
             };
             match sub {
                 Some(t) => {
@@ -174,7 +178,9 @@ impl<'a> Scanner<'a> {
                 b'}' => {
                     self.i += 1;
                     self.depth -= 1;
-                    return Some(Node::Obj(self.members.split_off(mark)));
+                    let members = self.arena.alloc_slice_copy(&self.members[mark..]);
+                    self.members.truncate(mark);
+                    return Some(Node::Obj(members));
                 }
                 _ => return None,
             }
@@ -190,7 +196,7 @@ impl<'a> Scanner<'a> {
         if self.peek()? == b']' {
             self.i += 1;
             self.depth -= 1;
-            return Some(Node::Arr(Vec::new()));
+            return Some(Node::Arr(&[]));
         }
         loop {
             let v = self.value(keys)?;
@@ -201,7 +207,9 @@ impl<'a> Scanner<'a> {
                 b']' => {
                     self.i += 1;
                     self.depth -= 1;
-                    return Some(Node::Arr(self.items.split_off(mark)));
+                    let items = self.arena.alloc_slice_copy(&self.items[mark..]);
+                    self.items.truncate(mark);
+                    return Some(Node::Arr(items));
                 }
                 _ => return None,
             }
@@ -209,14 +217,15 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string at `"`: borrowed from the text, or decoded by `serde_json`
-    /// when it has escapes.
-    fn string(&mut self) -> Option<Cow<'a, str>> {
+    /// (into the arena) when it has escapes.
+    fn string(&mut self) -> Option<&'a str> {
         let start = self.i;
         let escaped = self.skip_string()?;
         if escaped {
-            serde_json::from_str::<String>(&self.text[start..self.i]).ok().map(Cow::Owned)
+            let s = serde_json::from_str::<String>(&self.text[start..self.i]).ok()?;
+            Some(self.arena.alloc_str(&s))
         } else {
-            Some(Cow::Borrowed(&self.text[start + 1..self.i - 1]))
+            Some(&self.text[start + 1..self.i - 1])
         }
     }
 
@@ -410,9 +419,10 @@ mod tests {
     /// Wherever the scanner answers, `serde_json` agrees; where the input is
     /// plain valid JSON, the scanner answers.
     fn agrees(text: &str, keys: &KeyTree) -> bool {
-        match scan_keys(text, keys) {
+        let (a, b) = (Bump::new(), Bump::new());
+        match scan_keys(text, keys, &a) {
             Some(node) => {
-                assert_eq!(Ok(&node), parse_keys(text, keys).as_ref().map_err(|e| e.to_string()), "{text}");
+                assert_eq!(Ok(&node), parse_keys(text, keys, &b).as_ref().map_err(|e| e.to_string()), "{text}");
                 true
             }
             None => false,
