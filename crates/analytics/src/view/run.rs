@@ -219,7 +219,7 @@ impl<'v> Core<'v> {
         let mut out = self.flush()?;
         let chunk = self.opts.chunk_size.max(1);
         let mut texts: Vec<(u64, &str)> = Vec::with_capacity(chunk.min(1 << 16));
-        let mut lines = block.split('\n').filter(|l| !l.trim().is_empty()).peekable();
+        let mut lines = ndjson_lines(block).peekable();
         while lines.peek().is_some() && !self.all_done() {
             texts.clear();
             for line in lines.by_ref().take(chunk) {
@@ -510,7 +510,7 @@ fn read_blocks(mut file: impl std::io::Read, path: &Path, mut each: impl FnMut(&
         if end == 0 && !eof {
             continue;
         }
-        let text = std::str::from_utf8(&buf[..end]).map_err(|e| {
+        let text = utf8(&buf[..end]).map_err(|e| {
             Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8: {e}")))
         })?;
         if !each(text)? {
@@ -519,6 +519,27 @@ fn read_blocks(mut file: impl std::io::Read, path: &Path, mut each: impl FnMut(&
         buf.drain(..end);
     }
     Ok(())
+}
+
+/// `bytes` as text: checked with SIMD, and again by the standard library
+/// (whose error says where) only when invalid.
+fn utf8(bytes: &[u8]) -> std::result::Result<&str, std::str::Utf8Error> {
+    match simdutf8::basic::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(_) => std::str::from_utf8(bytes),
+    }
+}
+
+/// The non-blank lines of a block of NDJSON text (line ends found with SIMD).
+fn ndjson_lines(block: &str) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', block.as_bytes()).chain(std::iter::once(block.len()));
+    ends.filter_map(move |end| {
+        // `\n` is ASCII, so both ends are character boundaries.
+        let line = &block[start..end];
+        start = end + 1;
+        (!line.trim().is_empty()).then_some(line)
+    })
 }
 
 /// The NDJSON files in `dir` that hold resources of type `resource`:
@@ -569,5 +590,16 @@ mod block_tests {
         let bad = [b'{', 0xff, b'}', b'\n'];
         let e = read_blocks(&bad[..], Path::new("bad.ndjson"), |_| Ok(true)).expect_err("not UTF-8").to_string();
         assert!(e.contains("bad.ndjson") && e.contains("UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn lines_and_utf8_agree_with_the_standard_library() {
+        for block in ["", "\n", "a", "a\n", "a\nb", " \n\t\r\na\r\n\n  b  \n", "{\"x\":\"é\"}\n\n{}\n"] {
+            let want: Vec<&str> = block.split('\n').filter(|l| !l.trim().is_empty()).collect();
+            assert_eq!(ndjson_lines(block).collect::<Vec<_>>(), want, "{block:?}");
+        }
+        for bytes in [&b"plain"[..], "日本語".as_bytes(), &[0xe6, 0x97], &[b'a', 0xff], &[0xed, 0xa0, 0x80], &[0xc0, 0x80]] {
+            assert_eq!(utf8(bytes), std::str::from_utf8(bytes), "{bytes:?}");
+        }
     }
 }
