@@ -87,6 +87,12 @@ impl<'v, F: FnMut(RecordBatch) -> Result<()>> ViewSink<'v, F> {
 
     /// Adds one resource as JSON text.
     pub fn push(&mut self, json: String) -> Result<()> {
+        self.push_str(&json)
+    }
+
+    /// Adds one resource as JSON text, copied into the sink's buffer (for a
+    /// source that lends its text, such as a store scan).
+    pub fn push_str(&mut self, json: &str) -> Result<()> {
         if let Some(out) = self.core.push(json)? {
             self.emit_all(out)?;
         }
@@ -135,6 +141,11 @@ impl<'v> MultiViewSink<'v> {
 
     /// Adds one resource as JSON text.
     pub fn push(&mut self, json: String) -> Result<()> {
+        self.push_str(&json)
+    }
+
+    /// Adds one resource as JSON text, copied into the sink's buffer.
+    pub fn push_str(&mut self, json: &str) -> Result<()> {
         if let Some(out) = self.core.push(json)? {
             self.keep(out);
         }
@@ -162,7 +173,10 @@ struct Core<'v> {
     views: Vec<&'v ViewDefinition>,
     opts: RunOptions,
     since: Option<fhirpath::DateTimeVal>,
-    buffer: Vec<(u64, String)>,
+    /// Pushed resources waiting for evaluation: their texts one after
+    /// another in one reused string, and (number, start, end) of each.
+    buffer: String,
+    spans: Vec<(u64, usize, usize)>,
     resources: u64,
     stats: Vec<RunStats>,
     done: Vec<bool>,
@@ -177,7 +191,8 @@ impl<'v> Core<'v> {
             views,
             opts,
             since,
-            buffer: Vec::new(),
+            buffer: String::new(),
+            spans: Vec::new(),
             resources: 0,
             stats: vec![RunStats::default(); n],
             done: vec![false; n],
@@ -189,7 +204,7 @@ impl<'v> Core<'v> {
         self.done.iter().all(|d| *d)
     }
 
-    fn push(&mut self, json: String) -> Result<Option<Vec<Vec<RecordBatch>>>> {
+    fn push(&mut self, json: &str) -> Result<Option<Vec<Vec<RecordBatch>>>> {
         if self.all_done() {
             return Ok(None);
         }
@@ -197,8 +212,10 @@ impl<'v> Core<'v> {
         for s in &mut self.stats {
             s.resources += 1;
         }
-        self.buffer.push((self.resources, json));
-        if self.buffer.len() >= self.opts.chunk_size.max(1) {
+        let start = self.buffer.len();
+        self.buffer.push_str(json);
+        self.spans.push((self.resources, start, self.buffer.len()));
+        if self.spans.len() >= self.opts.chunk_size.max(1) {
             return self.flush().map(Some);
         }
         Ok(None)
@@ -206,9 +223,13 @@ impl<'v> Core<'v> {
 
     /// Evaluates the buffer; returns the new batches per view.
     fn flush(&mut self) -> Result<Vec<Vec<RecordBatch>>> {
+        // The buffer keeps its allocation from one chunk to the next.
         let buffer = std::mem::take(&mut self.buffer);
-        let texts: Vec<(u64, &str)> = buffer.iter().map(|(n, t)| (*n, t.as_str())).collect();
-        self.process(&texts)
+        let texts: Vec<(u64, &str)> = self.spans.drain(..).map(|(n, a, b)| (n, &buffer[a..b])).collect();
+        let out = self.process(&texts);
+        self.buffer = buffer;
+        self.buffer.clear();
+        out
     }
 
     /// Adds the resources of a block of NDJSON text (complete lines; blank
