@@ -300,15 +300,17 @@ pub(crate) fn is_fast(view: &ViewDefinition) -> bool {
     view.filters.is_empty() && view.select.iter().all(|s| select_ok(s, root))
 }
 
-/// A cell on the fast path: strings borrow from the resource text when they can.
-#[derive(Debug, Clone, PartialEq)]
+/// A cell on the fast path: strings borrow from the resource text when
+/// they can (a date the engine renders differently, and a collection's
+/// items, live in the resource's arena).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum FastCell<'n> {
     Null,
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(Cow<'n, str>),
-    List(Vec<FastCell<'n>>),
+    Str(&'n str),
+    List(&'n [FastCell<'n>]),
 }
 
 impl<'n> CellValue for FastCell<'n> {
@@ -408,7 +410,8 @@ fn product_tail(out: &mut Vec<u32>, start: usize, mid: usize, width: usize) {
 impl ViewDefinition {
     /// The rows of one resource on the fast path (see [`is_fast`]), as a [`Tape`].
     /// Reuses (and empties) the vectors of `tape`.
-    pub(crate) fn fast_rows_in<'n>(&self, resource: &'n Node<'_>, mut tape: Tape<'n>) -> Result<Tape<'n>, Fallback> {
+    /// Strings the rows need that are not in the text go into `arena`.
+    pub(crate) fn fast_rows_in<'n>(&self, resource: &'n Node<'_>, arena: &'n Bump, mut tape: Tape<'n>) -> Result<Tape<'n>, Fallback> {
         let width = self.columns.len();
         tape.width = width;
         tape.cells.clear();
@@ -422,7 +425,7 @@ impl ViewDefinition {
         rows.resize(width, 0);
         for s in &self.select {
             let mid = rows.len();
-            self.fast_select(s, root, &mut tape, &mut rows)?;
+            self.fast_select(s, root, arena, &mut tape, &mut rows)?;
             product_tail(&mut rows, 0, mid, width);
             if rows.is_empty() {
                 break;
@@ -433,14 +436,21 @@ impl ViewDefinition {
     }
 
     /// Appends the partial rows of a select node on `focus` to `out`.
-    fn fast_select<'n>(&self, s: &Select, focus: FastItem<'n, '_>, tape: &mut Tape<'n>, out: &mut Vec<u32>) -> Result<(), Fallback> {
+    fn fast_select<'n>(
+        &self,
+        s: &Select,
+        focus: FastItem<'n, '_>,
+        arena: &'n Bump,
+        tape: &mut Tape<'n>,
+        out: &mut Vec<u32>,
+    ) -> Result<(), Fallback> {
         match &s.iteration {
-            Iteration::Once => self.fast_body(s, focus, tape, out),
+            Iteration::Once => self.fast_body(s, focus, arena, tape, out),
             Iteration::ForEach(p) | Iteration::ForEachOrNull(p) => {
                 let mut any = false;
                 p.visit_nodes(focus, &mut |item| {
                     any = true;
-                    self.fast_body(s, item, tape, out)
+                    self.fast_body(s, item, arena, tape, out)
                 })?;
                 if !any && matches!(s.iteration, Iteration::ForEachOrNull(_)) {
                     out.resize(out.len() + self.columns.len(), 0);
@@ -452,7 +462,14 @@ impl ViewDefinition {
     }
 
     /// Appends the partial rows of a select node's body on one focus item to `out`.
-    fn fast_body<'n>(&self, s: &Select, focus: FastItem<'n, '_>, tape: &mut Tape<'n>, out: &mut Vec<u32>) -> Result<(), Fallback> {
+    fn fast_body<'n>(
+        &self,
+        s: &Select,
+        focus: FastItem<'n, '_>,
+        arena: &'n Bump,
+        tape: &mut Tape<'n>,
+        out: &mut Vec<u32>,
+    ) -> Result<(), Fallback> {
         let width = self.columns.len();
         let start = out.len();
         out.resize(start + width, 0);
@@ -461,10 +478,10 @@ impl ViewDefinition {
             let cell = if c.collection {
                 let mut cells = Vec::new();
                 c.path.visit_nodes(focus, &mut |i| {
-                    cells.push(fast_cell(i, kind)?);
+                    cells.push(fast_cell(i, kind, arena)?);
                     Ok(())
                 })?;
-                FastCell::List(cells)
+                FastCell::List(arena.alloc_slice_copy(&cells))
             } else {
                 let mut one = None;
                 c.path.visit_nodes(focus, &mut |i| match one {
@@ -476,7 +493,7 @@ impl ViewDefinition {
                 })?;
                 out[start + c.index] = match one {
                     None => 0,
-                    Some(i) => push_cell(tape, i, kind)?,
+                    Some(i) => push_cell(tape, i, kind, arena)?,
                 };
                 continue;
             };
@@ -484,7 +501,7 @@ impl ViewDefinition {
         }
         for n in &s.select {
             let mid = out.len();
-            self.fast_select(n, focus, tape, out)?;
+            self.fast_select(n, focus, arena, tape, out)?;
             product_tail(out, start, mid, width);
             if out.len() == start {
                 return Ok(());
@@ -493,7 +510,7 @@ impl ViewDefinition {
         if !s.union_all.is_empty() {
             let mid = out.len();
             for b in &s.union_all {
-                self.fast_select(b, focus, tape, out)?;
+                self.fast_select(b, focus, arena, tape, out)?;
             }
             product_tail(out, start, mid, width);
         }
@@ -518,12 +535,12 @@ impl FastCell<'_> {
 /// Adds the cell of a fast item to the tape (strings, the usual case, are
 /// built in place); its index.
 #[inline]
-fn push_cell<'n>(tape: &mut Tape<'n>, item: FastItem<'n, '_>, kind: ValueKind) -> Result<u32, Fallback> {
+fn push_cell<'n>(tape: &mut Tape<'n>, item: FastItem<'n, '_>, kind: ValueKind, arena: &'n Bump) -> Result<u32, Fallback> {
     let text = match (item, kind) {
-        (FastItem::Str(s), ValueKind::String) => Cow::Borrowed(s),
-        (FastItem::Node(Node::Str(s), ty), ValueKind::String) => temporal(s, ty),
+        (FastItem::Str(s), ValueKind::String) => s,
+        (FastItem::Node(Node::Str(s), ty), ValueKind::String) => in_arena(temporal(s, ty), arena),
         _ => {
-            let cell = fast_cell(item, kind)?;
+            let cell = fast_cell(item, kind, arena)?;
             return Ok(tape.push(cell));
         }
     };
@@ -533,9 +550,9 @@ fn push_cell<'n>(tape: &mut Tape<'n>, item: FastItem<'n, '_>, kind: ValueKind) -
 
 /// A cell from a fast item, converted as `Item::to_json` and the general
 /// path convert it (see [`coerce`]).
-fn fast_cell<'n>(item: FastItem<'n, '_>, kind: ValueKind) -> Result<FastCell<'n>, Fallback> {
+fn fast_cell<'n>(item: FastItem<'n, '_>, kind: ValueKind, arena: &'n Bump) -> Result<FastCell<'n>, Fallback> {
     let cell = match item {
-        FastItem::Str(s) => FastCell::Str(Cow::Borrowed(s)),
+        FastItem::Str(s) => FastCell::Str(s),
         FastItem::Node(n, ty) => match n {
             Node::Bool(b) => FastCell::Bool(*b),
             Node::Num(n) => match number_cell(n).ok_or(Fallback)? {
@@ -543,7 +560,7 @@ fn fast_cell<'n>(item: FastItem<'n, '_>, kind: ValueKind) -> Result<FastCell<'n>
                 Cell::Float(f) => FastCell::Float(f),
                 _ => return Err(Fallback),
             },
-            Node::Str(s) => FastCell::Str(temporal(s, ty)),
+            Node::Str(s) => FastCell::Str(in_arena(temporal(s, ty), arena)),
             Node::Null | Node::Arr(_) | Node::Obj(_) => return Err(Fallback),
         },
     };
@@ -555,9 +572,17 @@ fn fast_cell<'n>(item: FastItem<'n, '_>, kind: ValueKind) -> Result<FastCell<'n>
             Cell::Bool(b) => FastCell::Bool(b),
             Cell::Int(i) => FastCell::Int(i),
             Cell::Float(f) => FastCell::Float(f),
-            Cell::Str(s) => FastCell::Str(Cow::Owned(s)),
+            Cell::Str(s) => FastCell::Str(arena.alloc_str(&s)),
             Cell::List(_) => return Err(Fallback),
         }),
+    }
+}
+
+/// The text, borrowed as it was or copied into the arena.
+fn in_arena<'n>(s: Cow<'n, str>, arena: &'n Bump) -> &'n str {
+    match s {
+        Cow::Borrowed(s) => s,
+        Cow::Owned(s) => arena.alloc_str(&s),
     }
 }
 

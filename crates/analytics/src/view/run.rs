@@ -335,7 +335,7 @@ impl<'v> Core<'v> {
                         let mut full: Option<Value> = None;
                         for (view, b) in views.iter().zip(builders.iter_mut()) {
                             let Some(b) = b else { continue };
-                            if let Ok(tape) = view.fast_rows_in(&node, std::mem::take(&mut spare).recycle()) {
+                            if let Ok(tape) = view.fast_rows_in(&node, &arena, std::mem::take(&mut spare).recycle()) {
                                 for r in tape.rows() {
                                     b.append_indexed(&tape.cells, r);
                                 }

@@ -31,8 +31,10 @@ pub(crate) struct Scratch {
 }
 
 /// An empty vector of another lifetime in the allocation of `v` (the
-/// elements are dropped; collecting in place keeps the buffer).
-pub(crate) fn recycle<T, U>(v: Vec<T>) -> Vec<U> {
+/// elements are dropped first; collecting the empty vector in place keeps
+/// the buffer without visiting anything).
+pub(crate) fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
     v.into_iter().filter_map(|_| None).collect()
 }
 
