@@ -513,6 +513,16 @@ mod synth_cmd {
         let o = run(&["view", "run", views.join("patients.json").to_str().expect("utf8"), "--input", a.join("fhir/Patient.ndjson").to_str().expect("utf8"), "--format", "ndjson", "--limit", "5"]);
         assert!(o.status.success(), "{}", text(&o.stderr));
         assert_eq!(text(&o.stdout).lines().count(), 5);
+        // From the store too: the scan stops at the limit, and a view that
+        // fails on the data stops it with the view's error.
+        let o = run(&["view", "run", views.join("patients.json").to_str().expect("utf8"), "--data", data.to_str().expect("utf8"), "--format", "ndjson", "--limit", "5"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert_eq!(text(&o.stdout).lines().count(), 5);
+        let many = d.path().join("many.json");
+        write(&many, r#"{"resourceType":"ViewDefinition","name":"m","resource":"Patient","select":[{"column":[{"name":"given","path":"name.given"}]}]}"#);
+        let o = run(&["view", "run", many.to_str().expect("utf8"), "--data", data.to_str().expect("utf8")]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+        assert!(text(&o.stderr).contains("collection"), "{}", text(&o.stderr));
         let bad = d.path().join("bad.json");
         write(&bad, r#"{"resourceType":"ViewDefinition","resource":"Patient","select":[{"column":[{"name":"1 bad","path":"id"}]}]}"#);
         let o = run(&["view", "run", bad.to_str().expect("utf8"), "--data", data.to_str().expect("utf8")]);

@@ -125,19 +125,20 @@ fn run(
             .at("ViewDefinition.resource"));
         }
         sink.set_source_name(format!("stored {}", view.resource));
-        let mut failure: Option<view::Error> = None;
-        let scanned = store.scan(&view.resource, None, &mut |json| {
-            if sink.is_done() {
-                return Err(store::Error::Aborted("limit reached".into()));
-            }
-            sink.push(json.to_string()).map_err(|e| {
-                failure = Some(e);
-                store::Error::Aborted("view failed".into())
-            })
-        });
-        if let Some(f) = failure {
-            return Err(view_error(f));
-        }
+        // The scan reads and decompresses on its own thread while the view
+        // evaluates; it stops early once the row limit is reached.
+        let (scanned, viewed) = view::overlapped(
+            |give| {
+                store.scan(&view.resource, None, &mut |json| {
+                    if give(json) { Ok(()) } else { Err(store::Error::Aborted("view stopped".into())) }
+                })
+            },
+            &mut |json| {
+                sink.push_str(json)?;
+                Ok(!sink.is_done())
+            },
+        );
+        viewed.map_err(view_error)?;
         match scanned {
             Err(store::Error::Aborted(_)) if sink.is_done() => {}
             other => other?,

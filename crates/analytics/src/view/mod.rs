@@ -4,7 +4,8 @@
 //! record batches, and write them as CSV, NDJSON, JSON or Parquet.
 //!
 //! The runner never touches a store: callers feed resource JSON text, so
-//! the same code runs over SQLite, Postgres or files. Parsing and
+//! the same code runs over SQLite, Postgres or files ([`overlapped`] lets a
+//! store scan read on its own thread while the view evaluates). Parsing and
 //! evaluation run on rayon in chunks; output order follows input order.
 //!
 //! ```
@@ -26,6 +27,7 @@ mod definition;
 mod error;
 mod eval;
 mod fast;
+mod feed;
 mod params;
 mod path;
 mod project;
@@ -41,6 +43,7 @@ pub use definition::{
 };
 pub use error::{Error, Result};
 pub use eval::{Cell, Row};
+pub use feed::overlapped;
 pub use params::{RunRequest, parse_run_parameters};
 pub use path::{CompiledPath, reference_parts};
 pub use project::Projection;

@@ -76,20 +76,19 @@ impl analytics::view::ResourceSource for StoreSource<'_> {
         }
         let total = self.counts.iter().find(|(t, _)| t == rtype).map_or(0, |(_, n)| *n);
         let bar = crate::progress::count(total, rtype);
-        let mut failure = None;
-        let scanned = self.store.scan(rtype, None, &mut |json| {
-            bar.inc(1);
-            each(json.to_string()).map_err(|e| {
-                failure = Some(e);
-                store::Error::Aborted("view failed".into())
-            })
-        });
+        // The scan reads and decompresses on its own thread while the views evaluate.
+        let (scanned, viewed) = analytics::view::overlapped(
+            |give| {
+                self.store.scan(rtype, None, &mut |json| {
+                    bar.inc(1);
+                    if give(json) { Ok(()) } else { Err(store::Error::Aborted("view failed".into())) }
+                })
+            },
+            &mut |json| each(json.to_string()).map(|()| true),
+        );
         bar.finish_and_clear();
-        match (failure, scanned) {
-            (Some(f), _) => Err(f),
-            (None, Ok(())) => Ok(()),
-            (None, Err(e)) => Err(analytics::view::Error::Source(e.to_string())),
-        }
+        viewed?;
+        scanned.map_err(|e| analytics::view::Error::Source(e.to_string()))
     }
 }
 
@@ -105,25 +104,24 @@ fn run_over_store(
     }
     let mut sink = ViewSink::new(view, opts, emit);
     sink.set_source_name(format!("the store ({})", view.resource));
-    let mut failure: Option<analytics::view::Error> = None;
-    store
-        .scan(&view.resource, None, &mut |json| {
-            if sink.is_done() {
-                return Err(store::Error::Aborted("limit reached".into()));
-            }
-            sink.push(json.to_string()).map_err(|e| {
-                failure = Some(e);
-                store::Error::Aborted("view failed".into())
+    // The scan reads and decompresses on its own thread while the view
+    // evaluates; it stops early once the row limit is reached.
+    let (scanned, viewed) = analytics::view::overlapped(
+        |give| {
+            store.scan(&view.resource, None, &mut |json| {
+                if give(json) { Ok(()) } else { Err(store::Error::Aborted("view stopped".into())) }
             })
-        })
-        .or_else(|e| match (&e, sink.is_done()) {
-            (store::Error::Aborted(_), true) => Ok(()),
-            _ => Err(e),
-        })
-        .map_err(|e| match failure.take() {
-            Some(f) => anyhow::Error::new(f),
-            None => anyhow::Error::new(e),
-        })?;
+        },
+        &mut |json| {
+            sink.push_str(json)?;
+            Ok(!sink.is_done())
+        },
+    );
+    viewed?;
+    match scanned {
+        Err(store::Error::Aborted(_)) if sink.is_done() => {}
+        other => other?,
+    }
     Ok(sink.finish()?.rows)
 }
 

@@ -275,18 +275,18 @@ impl analytics::view::ResourceSource for StoreSource<'_> {
         if !fhir::definitions::r4().is_resource_type(rtype) {
             return Err(analytics::view::Error::Source(format!("'{rtype}' is not a FHIR R4 resource type")));
         }
-        let mut failure = None;
-        let scanned = self.0.scan(rtype, None, &mut |json| {
-            each(json.to_string()).map_err(|e| {
-                failure = Some(e);
-                store::Error::Aborted("view failed".into())
-            })
-        });
-        match (failure, scanned) {
-            (Some(f), _) => Err(f),
-            (None, Ok(())) => Ok(()),
-            (None, Err(e)) => Err(analytics::view::Error::Source(e.to_string())),
-        }
+        // The scan reads and decompresses on its own thread while the views evaluate.
+        let store = self.0;
+        let (scanned, viewed) = analytics::view::overlapped(
+            |give| {
+                store.scan(rtype, None, &mut |json| {
+                    if give(json) { Ok(()) } else { Err(store::Error::Aborted("view failed".into())) }
+                })
+            },
+            &mut |json| each(json.to_string()).map(|()| true),
+        );
+        viewed?;
+        scanned.map_err(|e| analytics::view::Error::Source(e.to_string()))
     }
 }
 
