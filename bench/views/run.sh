@@ -9,6 +9,8 @@
 #    bench/views/sql against DataFusion.
 # 3. Runs a 6-column Observation view and a forEach-heavy Patient view from
 #    NDJSON into Arrow, with 1 thread and with all cores; wall and CPU time.
+#    Then the same from a medtwin store holding the same resources (loaded
+#    once under target/bench-views/store-PATIENTS).
 # 4. Side by side with helios-sof's CLI (`sof-cli`, `cargo install helios-sof`;
 #    found on the PATH, in /tmp/helios-sof/bin, or through SOF_CLI): both
 #    tools write the same view as CSV from the same NDJSON file, with 1
@@ -49,18 +51,40 @@ cores="$(nproc)"
 views=("observation_6col.json Observation" "patient_foreach.json Patient")
 
 echo "== medtwin view runner (NDJSON → Arrow), $(wc -l < "$data/Observation.ndjson") Observations, $(wc -l < "$data/Patient.ndjson") Patients; median of $runs runs"
-for threads in 1 "$cores"; do
-  for pair in "${views[@]}"; do
-    set -- $pair
-    for _ in $(seq "$runs"); do
-      RAYON_NUM_THREADS=$threads "$bin" view "$here/$1" "$data/$2.ndjson" "$threads"
-    done | python3 -c '
+# The median (by wall time) of the runner's JSON lines on stdin, with every run's times.
+median() {
+  python3 -c '
 import json, sys
 runs = sorted((json.loads(l) for l in sys.stdin), key=lambda r: r["seconds"])
 m = dict(runs[len(runs) // 2])
 m["runs_seconds"] = [r["seconds"] for r in runs]
 m["runs_cpu_seconds"] = [r["cpu_seconds"] for r in runs]
 print(json.dumps(m))'
+}
+for threads in 1 "$cores"; do
+  for pair in "${views[@]}"; do
+    set -- $pair
+    for _ in $(seq "$runs"); do
+      RAYON_NUM_THREADS=$threads "$bin" view "$here/$1" "$data/$2.ndjson" "$threads"
+    done | median
+  done
+done
+# From the store: the same resources in a medtwin store (loaded once, without
+# search index rows, which a view never reads), read as `medtwin view run
+# VIEW --data DIR` reads them (the store's scan on its own thread, the view
+# evaluating on rayon).
+store_dir="$work/store-$n"
+if [ ! -s "$store_dir/medtwin.db" ]; then
+  rm -rf "$store_dir"
+  "$bin" store-load "$store_dir" "$data/Patient.ndjson" "$data/Observation.ndjson"
+fi
+echo "== medtwin view runner (store → Arrow), $(du -sh "$store_dir" | cut -f1) store; median of $runs runs"
+for threads in 1 "$cores"; do
+  for pair in "${views[@]}"; do
+    set -- $pair
+    for _ in $(seq "$runs"); do
+      RAYON_NUM_THREADS=$threads "$bin" store "$here/$1" "$store_dir" "$threads"
+    done | median
   done
 done
 
