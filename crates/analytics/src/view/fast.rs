@@ -520,14 +520,14 @@ impl ViewDefinition {
 
 impl FastCell<'_> {
     /// The owned cell.
-    pub(crate) fn to_cell(&self) -> Cell {
+    pub(crate) fn to_cell(self) -> Cell {
         match self {
             FastCell::Null => Cell::Null,
-            FastCell::Bool(b) => Cell::Bool(*b),
-            FastCell::Int(i) => Cell::Int(*i),
-            FastCell::Float(f) => Cell::Float(*f),
+            FastCell::Bool(b) => Cell::Bool(b),
+            FastCell::Int(i) => Cell::Int(i),
+            FastCell::Float(f) => Cell::Float(f),
             FastCell::Str(s) => Cell::Str(s.to_string()),
-            FastCell::List(l) => Cell::List(l.iter().map(FastCell::to_cell).collect()),
+            FastCell::List(l) => Cell::List(l.iter().copied().map(FastCell::to_cell).collect()),
         }
     }
 }
