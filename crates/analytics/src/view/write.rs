@@ -199,7 +199,7 @@ impl<W: Write> CsvWriter<W> {
     /// Appends one field, quoted when it must be.
     #[inline]
     fn field(buf: &mut Vec<u8>, bytes: &[u8]) {
-        if bytes.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+        if needs_quotes(bytes) {
             buf.push(b'"');
             for &b in bytes {
                 if b == b'"' {
@@ -300,6 +300,28 @@ impl<W: Write> CsvWriter<W> {
     }
 }
 
+/// Whether a CSV field holds `,`, `"`, CR or LF (eight bytes at a time).
+#[inline]
+fn needs_quotes(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Non-zero exactly when some byte of `w` equals `c`.
+    let has = |w: u64, c: u8| {
+        let x = w ^ (ONES * c as u64);
+        x.wrapping_sub(ONES) & !x & HIGH
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        if has(w, b',') | has(w, b'"') | has(w, b'\r') | has(w, b'\n') != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+}
+
 /// Appends the decimal digits of `v`.
 #[inline]
 fn push_int(buf: &mut Vec<u8>, v: i64) {
@@ -377,6 +399,27 @@ fn array_json(a: &dyn Array) -> Vec<serde_json::Value> {
 #[cfg(test)]
 mod empty_output_tests {
     use super::*;
+
+    #[test]
+    fn quoting_is_found_at_every_position() {
+        for len in 0..20 {
+            assert!(!needs_quotes(&vec![b'a'; len]));
+            assert!(!needs_quotes("日本語のテキスト;:'\t".repeat(len).as_bytes()));
+            for at in 0..len {
+                for c in [b',', b'"', b'\r', b'\n'] {
+                    let mut v = vec![b'x'; len];
+                    v[at] = c;
+                    assert!(needs_quotes(&v), "{c:?} at {at} of {len}");
+                }
+                // Neighbouring byte values never count.
+                for c in [b'+', b'-', b'!', b'#', 0x0b, 0x0c, 0x0e, 0x8c, 0xa2, 0xac] {
+                    let mut v = vec![b'x'; len];
+                    v[at] = c;
+                    assert!(!needs_quotes(&v), "{c:#x} at {at} of {len}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn csv_is_byte_for_byte_what_arrow_writes() {
