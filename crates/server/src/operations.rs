@@ -139,9 +139,9 @@ fn run(
             },
         );
         viewed.map_err(view_error)?;
-        match scanned {
-            Err(store::Error::Aborted(_)) if sink.is_done() => {}
-            other => other?,
+        // Once the limit is reached, what the scan met further on does not matter.
+        if !sink.is_done() {
+            scanned?;
         }
     }
     sink.finish().map_err(view_error)?;

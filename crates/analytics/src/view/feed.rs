@@ -4,6 +4,7 @@
 //! texts to the calling thread, which evaluates them (on rayon) while the
 //! next block is read.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use super::error::Result;
@@ -11,7 +12,8 @@ use super::error::Result;
 /// Bytes of resource text per block handed from the reader to the evaluator.
 const BLOCK_BYTES: usize = 2 << 20;
 
-/// Blocks read ahead of the evaluator (32 MiB of text at most).
+/// Blocks read ahead of the evaluator (about 32 MiB of text; a block ends
+/// with the resource that takes it past `BLOCK_BYTES`).
 const QUEUED: usize = 16;
 
 /// Texts one after another, with the end of each.
@@ -26,6 +28,9 @@ struct Block {
 /// order. The callback answers `false` once `each` has failed or asked to
 /// stop (`Ok(false)`, e.g. a row limit reached); `read` should then stop
 /// early. Returns what `read` returned and the error of `each`, if any.
+///
+/// `read` runs ahead of `each`: when `each` stops early, `read` may already
+/// have met an error further on, which the caller should then disregard.
 ///
 /// ```
 /// let texts = ["{\"id\":\"a\"}", "{\"id\":\"b\"}", "{\"id\":\"c\"}"];
@@ -45,6 +50,8 @@ pub fn overlapped<R: Send>(
     read: impl FnOnce(&mut dyn FnMut(&str) -> bool) -> R + Send,
     each: &mut dyn FnMut(&str) -> Result<bool>,
 ) -> (R, Result<()>) {
+    // Set when `each` stops, so the reader stops at its next resource.
+    let stopped = AtomicBool::new(false);
     std::thread::scope(|scope| {
         // Up to QUEUED blocks wait while the evaluator works through a chunk
         // of its own (a `ViewSink` evaluates 16,384 resources at a time), so
@@ -52,11 +59,13 @@ pub fn overlapped<R: Send>(
         let (tx, rx) = mpsc::sync_channel::<Block>(QUEUED);
         // Evaluated blocks go back to the reader to be filled again.
         let (back_tx, back_rx) = mpsc::channel::<Block>();
+        let stop = &stopped;
         let reader = scope.spawn(move || {
             let mut block = Block::default();
             let mut open = true;
             let r = read(&mut |text| {
-                if !open {
+                if !open || stop.load(Ordering::Relaxed) {
+                    open = false;
                     return false;
                 }
                 block.text.push_str(text);
@@ -92,7 +101,8 @@ pub fn overlapped<R: Send>(
             // The reader may have finished; the block is then simply dropped.
             let _ = back_tx.send(block);
         }
-        // Unblocks a reader waiting to hand over a block nobody will read.
+        // Stops the reader, and unblocks one waiting to hand over a block nobody will read.
+        stopped.store(true, Ordering::Relaxed);
         drop(rx);
         match reader.join() {
             Ok(r) => (r, outcome),

@@ -118,9 +118,9 @@ fn run_over_store(
         },
     );
     viewed?;
-    match scanned {
-        Err(store::Error::Aborted(_)) if sink.is_done() => {}
-        other => other?,
+    // Once the limit is reached, what the scan met further on does not matter.
+    if !sink.is_done() {
+        scanned?;
     }
     Ok(sink.finish()?.rows)
 }
