@@ -127,22 +127,12 @@ fn run(
         sink.set_source_name(format!("stored {}", view.resource));
         // The scan reads and decompresses on its own thread while the view
         // evaluates; it stops early once the row limit is reached.
-        let (scanned, viewed) = view::overlapped(
-            |give| {
-                store.scan(&view.resource, None, &mut |json| {
-                    if give(json) { Ok(()) } else { Err(store::Error::Aborted("view stopped".into())) }
-                })
-            },
-            &mut |json| {
-                sink.push_str(json)?;
-                Ok(!sink.is_done())
-            },
-        );
-        viewed.map_err(view_error)?;
-        // Once the limit is reached, what the scan met further on does not matter.
-        if !sink.is_done() {
-            scanned?;
-        }
+        sink.push_from(|give| {
+            store.scan(&view.resource, None, &mut |json| {
+                if give(json) { Ok(()) } else { Err(store::Error::Aborted("view stopped".into())) }
+            })
+        })
+        .map_err(view_error)??;
     }
     sink.finish().map_err(view_error)?;
     let mut out = w.finish().map_err(view_error)?;

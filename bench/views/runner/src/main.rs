@@ -143,20 +143,14 @@ fn store_view(view: &str, dir: &str, threads: Option<usize>) -> Result<(), Strin
         Ok(())
     });
     // As `medtwin view run --data` does: the scan reads on its own thread while the view evaluates.
-    let (scanned, viewed) = analytics::view::overlapped(
-        |give| {
-            s.scan(&v.resource, None, &mut |json| {
-                resources += 1;
-                if give(json) { Ok(()) } else { Err(store::Error::Aborted("stopped".into())) }
-            })
-        },
-        &mut |json| {
-            sink.push_str(json)?;
-            Ok(!sink.is_done())
-        },
-    );
-    viewed.map_err(|e| e.to_string())?;
-    scanned.map_err(|e| e.to_string())?;
+    sink.push_from(|give| {
+        s.scan(&v.resource, None, &mut |json| {
+            resources += 1;
+            if give(json) { Ok(()) } else { Err(store::Error::Aborted("stopped".into())) }
+        })
+    })
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
     sink.finish().map_err(|e| e.to_string())?;
     let secs = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - c0;

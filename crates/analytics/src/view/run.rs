@@ -99,6 +99,24 @@ impl<'v, F: FnMut(RecordBatch) -> Result<()>> ViewSink<'v, F> {
         Ok(())
     }
 
+    /// Feeds the sink from a source that lends each resource's text (a
+    /// store scan), reading on a thread of its own while the view evaluates
+    /// (see [`super::overlapped`]); the source should stop when the callback
+    /// it is given answers `false`. The outer error is the view's; the inner
+    /// result is the source's, `Ok` once the row limit is reached (the
+    /// read-ahead may have met something further on that no longer matters).
+    pub fn push_from<E: Send>(
+        &mut self,
+        read: impl FnOnce(&mut dyn FnMut(&str) -> bool) -> std::result::Result<(), E> + Send,
+    ) -> Result<std::result::Result<(), E>> {
+        let (read, pushed) = super::feed::overlapped(read, &mut |json| {
+            self.push_str(json)?;
+            Ok(!self.is_done())
+        });
+        pushed?;
+        Ok(if self.is_done() { Ok(()) } else { read })
+    }
+
     /// Processes what is buffered and returns the counters.
     pub fn finish(mut self) -> Result<RunStats> {
         let out = self.core.flush()?;

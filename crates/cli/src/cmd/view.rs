@@ -106,22 +106,11 @@ fn run_over_store(
     sink.set_source_name(format!("the store ({})", view.resource));
     // The scan reads and decompresses on its own thread while the view
     // evaluates; it stops early once the row limit is reached.
-    let (scanned, viewed) = analytics::view::overlapped(
-        |give| {
-            store.scan(&view.resource, None, &mut |json| {
-                if give(json) { Ok(()) } else { Err(store::Error::Aborted("view stopped".into())) }
-            })
-        },
-        &mut |json| {
-            sink.push_str(json)?;
-            Ok(!sink.is_done())
-        },
-    );
-    viewed?;
-    // Once the limit is reached, what the scan met further on does not matter.
-    if !sink.is_done() {
-        scanned?;
-    }
+    sink.push_from(|give| {
+        store.scan(&view.resource, None, &mut |json| {
+            if give(json) { Ok(()) } else { Err(store::Error::Aborted("view stopped".into())) }
+        })
+    })??;
     Ok(sink.finish()?.rows)
 }
 
