@@ -137,24 +137,47 @@ impl<'a> Scanner<'a> {
         (self.depth <= MAX_DEPTH).then_some(())
     }
 
-    /// An object at `{`.
-    fn object(&mut self, keys: Option<&KeyTree>) -> Option<Node<'a>> {
+    /// The items of a container at its opening byte, up to `close` (`}` or
+    /// `]`): `item` reads each one; commas, nesting depth and the closing
+    /// byte are checked here.
+    #[inline(always)]
+    fn items(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.enter()?;
         self.i += 1;
-        let mark = self.members.len();
         self.ws();
-        if self.peek()? == b'}' {
-            self.i += 1;
-            self.depth -= 1;
-            return Some(Node::Obj(&[]));
-        }
-        loop {
-            self.ws();
-            if self.peek()? != b'"' {
-                return None;
+        if self.peek()? != close {
+            loop {
+                item(self)?;
+                self.ws();
+                match self.peek()? {
+                    b',' => self.i += 1,
+                    c if c == close => break,
+                    _ => return None,
+                }
             }
-            let key = self.string()?;
-            self.eat(b':')?;
+        }
+        self.i += 1;
+        self.depth -= 1;
+        Some(())
+    }
+
+    /// An object member's key and its colon.
+    #[inline(always)]
+    fn key(&mut self) -> Option<&'a str> {
+        self.ws();
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let key = self.string()?;
+        self.eat(b':')?;
+        Some(key)
+    }
+
+    /// An object at `{`.
+    fn object(&mut self, keys: Option<&KeyTree>) -> Option<Node<'a>> {
+        let mark = self.members.len();
+        self.items(b'}', |s| {
+            let key = s.key()?;
             // The subtree of this key: `Some(None)` keeps all below it.
             let sub = match keys {
                 None => Some(None),
@@ -162,60 +185,36 @@ impl<'a> Scanner<'a> {
             };
             match sub {
                 Some(t) => {
-                    self.ws();
-                    if self.peek()? == b'"' {
+                    s.ws();
+                    if s.peek()? == b'"' {
                         // A string (the usual kept value), pushed in place.
-                        let v = self.string()?;
-                        self.members.push((key, Node::Str(v)));
+                        let v = s.string()?;
+                        s.members.push((key, Node::Str(v)));
                     } else {
-                        let v = self.value(t)?;
-                        self.members.push((key, v));
+                        let v = s.value(t)?;
+                        s.members.push((key, v));
                     }
+                    Some(())
                 }
-                None => self.skip()?,
+                None => s.skip(),
             }
-            self.ws();
-            match self.peek()? {
-                b',' => self.i += 1,
-                b'}' => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    let members = self.arena.alloc_slice_copy(&self.members[mark..]);
-                    self.members.truncate(mark);
-                    return Some(Node::Obj(members));
-                }
-                _ => return None,
-            }
-        }
+        })?;
+        let members = self.arena.alloc_slice_copy(&self.members[mark..]);
+        self.members.truncate(mark);
+        Some(Node::Obj(members))
     }
 
     /// An array at `[` (its items see the same keys).
     fn array(&mut self, keys: Option<&KeyTree>) -> Option<Node<'a>> {
-        self.enter()?;
-        self.i += 1;
         let mark = self.items.len();
-        self.ws();
-        if self.peek()? == b']' {
-            self.i += 1;
-            self.depth -= 1;
-            return Some(Node::Arr(&[]));
-        }
-        loop {
-            let v = self.value(keys)?;
-            self.items.push(v);
-            self.ws();
-            match self.peek()? {
-                b',' => self.i += 1,
-                b']' => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    let items = self.arena.alloc_slice_copy(&self.items[mark..]);
-                    self.items.truncate(mark);
-                    return Some(Node::Arr(items));
-                }
-                _ => return None,
-            }
-        }
+        self.items(b']', |s| {
+            let v = s.value(keys)?;
+            s.items.push(v);
+            Some(())
+        })?;
+        let items = self.arena.alloc_slice_copy(&self.items[mark..]);
+        self.items.truncate(mark);
+        Some(Node::Arr(items))
     }
 
     /// A string at `"`: borrowed from the text, or decoded by `serde_json`
@@ -314,58 +313,16 @@ impl<'a> Scanner<'a> {
         self.ws();
         match self.peek()? {
             b'"' => self.skip_string().map(|_| ()),
-            b'{' => {
-                self.enter()?;
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b'}' {
-                    self.i += 1;
-                    self.depth -= 1;
-                    return Some(());
+            b'{' => self.items(b'}', |s| {
+                s.ws();
+                if s.peek()? != b'"' {
+                    return None;
                 }
-                loop {
-                    self.ws();
-                    if self.peek()? != b'"' {
-                        return None;
-                    }
-                    self.skip_string()?;
-                    self.eat(b':')?;
-                    self.skip()?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b'}' => {
-                            self.i += 1;
-                            self.depth -= 1;
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                }
-            }
-            b'[' => {
-                self.enter()?;
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b']' {
-                    self.i += 1;
-                    self.depth -= 1;
-                    return Some(());
-                }
-                loop {
-                    self.skip()?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b']' => {
-                            self.i += 1;
-                            self.depth -= 1;
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                }
-            }
+                s.skip_string()?;
+                s.eat(b':')?;
+                s.skip()
+            }),
+            b'[' => self.items(b']', Self::skip),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
